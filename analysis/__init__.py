@@ -1,0 +1,1 @@
+"""Friction analysis: pure functions over Polars frames that find where real users struggle."""

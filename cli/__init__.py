@@ -1,0 +1,1 @@
+"""The `andon` command line: a thin layer over the library packages."""

@@ -1,0 +1,1 @@
+"""The web console: review queue, incident briefs, friction explorer and run history."""

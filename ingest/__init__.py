@@ -1,0 +1,1 @@
+"""Collectors and receivers: OTLP/HTTP traces and logs, error events, support tickets, changes."""

@@ -1,0 +1,1 @@
+"""The one module that talks to a language model (Anthropic's Claude), shared by both agents."""

@@ -1,0 +1,1 @@
+"""`andon serve`: one process hosting the receivers, the JSON API, the console and the scheduler."""

@@ -1,0 +1,1 @@
+"""The simulator: realistic telemetry with injected problems and a ground-truth manifest."""

@@ -1,0 +1,1 @@
+"""The trace-analysis agent and the PM review gate: evidence-backed tickets a human approves."""
