@@ -20,15 +20,18 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from console.config import ConsoleSettings
 from errors import ConfigError
 from ingest.config import IngestSettings
+from llm.config import LLMSettings
+from scheduler import SchedulerSettings
 from warehouse.config import WarehouseSettings
 
 DEFAULT_CONFIG_FILE = Path("andon.toml")
@@ -58,6 +61,9 @@ class Settings(BaseSettings):
 
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -112,7 +118,7 @@ def load_settings(
     token = _toml_data.set(data)
     try:
         env_section_overrides = _env_merged_sections(overrides or {})
-        return Settings(**env_section_overrides)
+        return _with_anthropic_key(Settings(**env_section_overrides))
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -120,6 +126,14 @@ def load_settings(
         raise ConfigError(f"{source}invalid setting {where}: {err['msg']}") from exc
     finally:
         _toml_data.reset(token)
+
+
+def _with_anthropic_key(settings: Settings) -> Settings:
+    """Fill ``llm.api_key`` from ``ANTHROPIC_API_KEY`` (as the Anthropic SDK reads it) when unset."""
+    key = os.environ.get("ANTHROPIC_API_KEY", "").strip()
+    if settings.llm.api_key is None and key:
+        settings.llm.api_key = SecretStr(key)
+    return settings
 
 
 def _env_merged_sections(overrides: dict[str, Any]) -> dict[str, Any]:
