@@ -32,6 +32,7 @@ from errors import ConfigError
 from ingest.config import IngestSettings
 from llm.config import LLMSettings
 from scheduler import SchedulerSettings
+from server.config import ServerSettings
 from warehouse.config import WarehouseSettings
 
 DEFAULT_CONFIG_FILE = Path("andon.toml")
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,284 @@
+"""The batching writer: rows from many concurrent requests become few large inserts.
+
+Every endpoint that stores telemetry-sized volumes hands its decoded rows to the one
+`BatchWriter` of the process and waits on the returned future; the future resolves only after
+the insert holding those rows has committed, so a request is acknowledged only once its data is
+durable. One writer thread gathers what arrived (up to ``batch_max_rows``, waiting at most
+``batch_max_delay_ms`` for more), concatenates it per table and inserts it column-oriented.
+
+Backpressure: the rows waiting or being inserted are bounded by ``queue_max_rows``; a submit
+that would go over raises `Backpressure` (HTTP 429 with Retry-After) instead of growing memory.
+A failed insert fails the futures of the rows it held with `WarehouseError` (HTTP 503 with
+Retry-After), and the senders retry. `stop` stops accepting, then flushes what was accepted.
+
+Usage::
+
+    writer = BatchWriter(warehouse, settings.ingest)
+    writer.start()
+    future = writer.submit("otel_traces", {"TraceId": [...], "SpanId": [...], ...})
+    future.result()  # rows written, once committed; raises if the insert failed
+    writer.stop()    # flushes
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from errors import AndonError, InputError, WarehouseError
+from ingest.config import IngestSettings
+from warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+Columns = Mapping[str, Sequence[Any]]
+
+
+class Backpressure(AndonError):
+    """The write queue is full: the sender should retry after ``retry_after_s`` seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class WriterUnavailable(WarehouseError):
+    """The writer is not accepting data (stopping, or the warehouse keeps failing)."""
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class _Pending:
+    table: str
+    data: dict[str, list[Any]] | pa.Table
+    rows: int
+    future: Future[int]
+
+    @property
+    def shape(self) -> tuple[str, ...] | None:
+        """Pending items with the same table and shape can share one insert."""
+        if isinstance(self.data, pa.Table):
+            return None
+        return tuple(self.data)
+
+
+@dataclass
+class WriterStats:
+    """Counters of what the writer did (for `/healthz`, logs and the benchmark)."""
+
+    submitted_requests: int = 0
+    inserted_rows: int = 0
+    inserts: int = 0
+    failed_inserts: int = 0
+    rejected_backpressure: int = 0
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+
+
+def _row_count(data: dict[str, list[Any]] | pa.Table) -> int:
+    if isinstance(data, pa.Table):
+        return int(data.num_rows)
+    lengths = {len(values) for values in data.values()}
+    if len(lengths) > 1:
+        raise InputError(f"columns of different lengths: {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+class BatchWriter:
+    """Gathers rows submitted from any thread into large per-table inserts (see module doc)."""
+
+    def __init__(self, warehouse: Warehouse, settings: IngestSettings) -> None:
+        self.warehouse = warehouse
+        self.settings = settings
+        self.stats = WriterStats()
+        self._cond = threading.Condition()
+        self._waiting: deque[_Pending] = deque()
+        self._waiting_rows = 0
+        self._inflight_rows = 0
+        self._accepting = False
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the writer thread; `submit` is accepted from then on."""
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._accepting = True
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="andon-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self, flush: bool = True, timeout: float | None = None) -> None:
+        """Stop accepting; with ``flush`` insert everything accepted so far, else fail it.
+
+        Returns once the writer thread has finished (or ``timeout`` seconds have passed).
+        """
+        with self._cond:
+            self._accepting = False
+            self._stopping = True
+            dropped: list[_Pending] = []
+            if not flush:
+                dropped = list(self._waiting)
+                self._waiting.clear()
+                self._waiting_rows = 0
+            self._cond.notify_all()
+            thread = self._thread
+        for item in dropped:
+            item.future.set_exception(WriterUnavailable("the server is stopping; retry later"))
+        if thread is not None:
+            thread.join(timeout)
+            if not thread.is_alive():
+                self._thread = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the writer accepts submissions."""
+        return self._accepting
+
+    @property
+    def queued_rows(self) -> int:
+        """Rows accepted and not yet committed."""
+        with self._cond:
+            return self._waiting_rows + self._inflight_rows
+
+    # -- submission --------------------------------------------------------------------------
+
+    def submit(self, table: str, data: Columns | pa.Table) -> Future[int]:
+        """Queue rows for ``table`` (a column-name -> values mapping, or an Arrow table).
+
+        Returns a future that resolves to the number of rows written once the insert holding
+        them has committed, or raises the `WarehouseError` that made it fail. Raises
+        `Backpressure` at once when the queue is full, `WriterUnavailable` when stopped.
+        Column names are the table's (``Events.Timestamp`` for nested columns); omitted columns
+        get their defaults. An empty submission resolves at once.
+        """
+        columns = data if isinstance(data, pa.Table) else {k: list(v) for k, v in data.items()}
+        rows = _row_count(columns)
+        future: Future[int] = Future()
+        if rows == 0:
+            future.set_result(0)
+            return future
+        with self._cond:
+            if not self._accepting:
+                raise WriterUnavailable("the server is not accepting data now; retry later")
+            queued = self._waiting_rows + self._inflight_rows
+            # A request larger than the whole queue is still taken when nothing else waits.
+            if queued and queued + rows > self.settings.queue_max_rows:
+                self.stats.rejected_backpressure += 1
+                raise Backpressure(
+                    f"write queue full ({queued:,} rows waiting, limit "
+                    f"{self.settings.queue_max_rows:,}); retry later"
+                )
+            self._waiting.append(_Pending(table, columns, rows, future))
+            self._waiting_rows += rows
+            self.stats.submitted_requests += 1
+            self._cond.notify_all()
+        return future
+
+    # -- the writer thread -------------------------------------------------------------------
+
+    def _take_batch(self) -> list[_Pending] | None:
+        """Wait for work, linger briefly for more, and take up to ``batch_max_rows`` rows."""
+        max_rows = self.settings.batch_max_rows
+        with self._cond:
+            while not self._waiting:
+                if self._stopping:
+                    return None
+                self._cond.wait()
+            deadline = time.monotonic() + self.settings.batch_max_delay_ms / 1000
+            while self._waiting_rows < max_rows and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            batch: list[_Pending] = []
+            taken = 0
+            while self._waiting and (not batch or taken + self._waiting[0].rows <= max_rows):
+                item = self._waiting.popleft()
+                batch.append(item)
+                taken += item.rows
+            self._waiting_rows -= taken
+            self._inflight_rows += taken
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._take_batch()) is not None:
+            try:
+                self._write(batch)
+            finally:
+                with self._cond:
+                    self._inflight_rows -= sum(item.rows for item in batch)
+
+    def _write(self, batch: list[_Pending]) -> None:
+        groups: dict[tuple[str, tuple[str, ...] | None], list[_Pending]] = {}
+        for item in batch:
+            groups.setdefault((item.table, item.shape), []).append(item)
+        for (table, shape), items in groups.items():
+            if shape is None:
+                # Arrow tables of one table share an insert when their schemas match.
+                by_schema: dict[Any, list[_Pending]] = {}
+                for item in items:
+                    assert isinstance(item.data, pa.Table)
+                    by_schema.setdefault(item.data.schema, []).append(item)
+                for same in by_schema.values():
+                    self._insert_group(table, same)
+            else:
+                self._insert_group(table, items)
+
+    def _insert_group(self, table: str, items: list[_Pending]) -> None:
+        try:
+            written = self._insert(table, items)
+        except WarehouseError as exc:
+            # The engine failed: nothing in this group is acknowledged; senders retry.
+            self.stats.failed_inserts += 1
+            log.warning("insert into %s failed (%d requests): %s", table, len(items), exc)
+            for item in items:
+                item.future.set_exception(exc)
+            return
+        except Exception as exc:
+            # The data itself could not be encoded: isolate the culprit by retrying alone.
+            if len(items) > 1:
+                for item in items:
+                    self._insert_group(table, [item])
+                return
+            self.stats.failed_inserts += 1
+            log.exception("insert into %s rejected the data", table)
+            items[0].future.set_exception(exc)
+            return
+        self.stats.inserts += 1
+        self.stats.inserted_rows += written
+        self.stats.rows_by_table[table] = self.stats.rows_by_table.get(table, 0) + written
+        for item in items:
+            item.future.set_result(item.rows)
+
+    def _insert(self, table: str, items: list[_Pending]) -> int:
+        first = items[0].data
+        if isinstance(first, pa.Table):
+            tables = [item.data for item in items if isinstance(item.data, pa.Table)]
+            merged_table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+            return self.warehouse.insert_arrow(table, merged_table)
+        names = list(first)
+        if len(items) == 1:
+            merged = [first[name] for name in names]
+        else:
+            merged = [[] for _ in names]
+            for item in items:
+                assert not isinstance(item.data, pa.Table)
+                for target, name in zip(merged, names, strict=True):
+                    target.extend(item.data[name])
+        return self.warehouse.insert_columns(table, merged, names)
