@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from console.config import ConsoleSettings
 from errors import ConfigError
+from ingest.collectors_config import CollectorsSettings
 from ingest.config import IngestSettings
 from llm.config import LLMSettings
 from scheduler import SchedulerSettings
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
 
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    collectors: CollectorsSettings = Field(default_factory=CollectorsSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)

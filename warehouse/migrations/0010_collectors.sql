@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS ${db}.andon_support_tickets ${on_cluster} (
 ) ENGINE = ${replicated}ReplacingMergeTree(IngestedAt)
 ORDER BY (Source, TicketId, ContentHash);
 
--- Merged pull requests.
+-- Merged pull requests (current state: FINAL, or argMax(..., IngestedAt) by Repo, Number).
 CREATE TABLE IF NOT EXISTS ${db}.andon_pull_requests ${on_cluster} (
     Repo String,
     Number UInt64,
@@ -58,11 +58,14 @@ CREATE TABLE IF NOT EXISTS ${db}.andon_pull_requests ${on_cluster} (
     Url String,
     Labels Array(String),
     Source LowCardinality(String),          -- jsonl | github | cli
+    ContentHash String,                     -- same content again: not stored twice
     IngestedAt DateTime64(3) DEFAULT now64(3)
 ) ENGINE = ${replicated}ReplacingMergeTree(IngestedAt)
 ORDER BY (Repo, Number);
 
 -- Deployments (declared, from GitHub, or inferred from a new service.version in traces).
+-- A status update (deployment_status) adds a row with the same DeploymentId: read with FINAL or
+-- argMax(..., IngestedAt) to get the latest.
 CREATE TABLE IF NOT EXISTS ${db}.andon_deployments ${on_cluster} (
     DeploymentId String,
     Service LowCardinality(String),
@@ -74,6 +77,7 @@ CREATE TABLE IF NOT EXISTS ${db}.andon_deployments ${on_cluster} (
     Status LowCardinality(String),          -- success | failure | in_progress | inferred ...
     Repo String,
     Source LowCardinality(String),          -- jsonl | github | cli | inferred
+    ContentHash String,                     -- a status update is a new row; the same one is not
     IngestedAt DateTime64(3) DEFAULT now64(3)
 ) ENGINE = ${replicated}ReplacingMergeTree(IngestedAt)
 ORDER BY DeploymentId;
@@ -91,6 +95,7 @@ CREATE TABLE IF NOT EXISTS ${db}.andon_gate_verdicts ${on_cluster} (
     Measurements Map(String, Float64),
     Details String,
     Source LowCardinality(String),          -- jsonl | github | cli
+    ContentHash String,
     IngestedAt DateTime64(3) DEFAULT now64(3)
 ) ENGINE = ${replicated}ReplacingMergeTree(IngestedAt)
 ORDER BY VerdictId;
