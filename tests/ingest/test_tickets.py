@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from ingest import tickets
 from ingest.collectors_config import CollectorsSettings
 from ingest.redaction import email_hash
@@ -30,7 +32,7 @@ def test_csv_import_redacts_reports_bad_rows_and_is_idempotent(
 ) -> None:
     path = tmp_path / "tickets.csv"
     path.write_text(CSV)
-    settings = CollectorsSettings(email_hash_salt="pepper")
+    settings = CollectorsSettings(email_hash_salt=SecretStr("pepper"))
     report = tickets.ingest_file(warehouse, path, settings=settings)
     assert report.stored == 3
     assert [(r.line, r.field) for r in report.rejected] == [(5, "created_at"), (6, "subject")]
@@ -112,7 +114,7 @@ def test_zendesk_export_file(warehouse: Warehouse, tmp_path: Path) -> None:
     }
     path = tmp_path / "export.json"
     path.write_text(json.dumps(page))
-    settings = CollectorsSettings(zendesk_session_field=27642, email_hash_salt="s")
+    settings = CollectorsSettings(zendesk_session_field=27642, email_hash_salt=SecretStr("s"))
     report = tickets.ingest_file(warehouse, path, settings=settings)
     assert report.stored == 1
     assert [r.field for r in report.rejected] == ["tickets[1].created_at"]
