@@ -27,8 +27,8 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
@@ -225,6 +225,10 @@ class SystemClock:
 
     def interrupt(self) -> None:
         self._stop.set()
+
+    def resume(self) -> None:
+        """Allow waiting again (a scheduler started again after a stop)."""
+        self._stop.clear()
 
 
 @dataclass(frozen=True)
@@ -565,8 +569,12 @@ class JobRunner:
         since: datetime | None = None,
         until: datetime | None = None,
         actor: str = "manual",
+        background: bool = False,
     ) -> JobRun:
-        """Run a job by hand over a window (default: the window its next scheduled run covers)."""
+        """Run a job by hand over a window (default: the latest window its schedule covers).
+
+        With ``background`` the run is recorded and returned at once and goes on in a thread.
+        """
         job = self.job(name)
         schedule = self.schedule(name)
         now = self.clock.now()
@@ -579,13 +587,15 @@ class JobRunner:
             start = end - schedule.period
         if start >= end:
             raise InputError(f"the window start {start} is not before its end {end}", field="since")
-        return self._execute(job, Window(start, end), "manual", actor=actor)
+        return self._execute(job, Window(start, end), "manual", actor=actor, background=background)
 
-    def rerun(self, run_id: str, actor: str = "manual") -> JobRun:
+    def rerun(self, run_id: str, actor: str = "manual", background: bool = False) -> JobRun:
         """Run the job of ``run_id`` again over exactly the same window."""
         original = self.store.get(run_id)
         job = self.job(original.job)
-        return self._execute(job, original.window, "rerun", actor=actor, rerun_of=run_id)
+        return self._execute(
+            job, original.window, "rerun", actor=actor, rerun_of=run_id, background=background
+        )
 
     def recover_interrupted(self) -> list[str]:
         """Mark runs left running/retrying by a stopped process as failed (call before start)."""
@@ -651,16 +661,6 @@ class JobRunner:
             recorded_at=now,
         )
 
-    @contextmanager
-    def _exclusive(self, name: str) -> Iterator[bool]:
-        lock = self._locks[name]
-        acquired = lock.acquire(blocking=False)
-        try:
-            yield acquired
-        finally:
-            if acquired:
-                lock.release()
-
     def _execute(
         self,
         job: JobDefinition,
@@ -668,34 +668,53 @@ class JobRunner:
         trigger: RunTrigger,
         actor: str,
         rerun_of: str = "",
+        background: bool = False,
     ) -> JobRun:
-        with self._exclusive(job.name) as acquired:
-            if not acquired:
-                if trigger in ("schedule", "catchup"):
-                    return self.record_skipped(job.name, "the previous run is still in progress")
-                raise ConflictError(
-                    f"job {job.name!r} is running now; wait for it to finish and try again"
-                )
-            return self._attempts(job, self._new_run(job, window, trigger, actor, rerun_of))
+        lock = self._locks[job.name]
+        if not lock.acquire(blocking=False):
+            if trigger in ("schedule", "catchup"):
+                return self.record_skipped(job.name, "the previous run is still in progress")
+            raise ConflictError(
+                f"job {job.name!r} is running now; wait for it to finish and try again"
+            )
+        try:
+            run = self._new_run(job, window, trigger, actor, rerun_of)
+            run = run.model_copy(update={"version": 1})
+            self.store.record(run)  # recorded before returning, so the run can be looked up
+        except BaseException:
+            lock.release()
+            raise
+
+        def finish() -> JobRun:
+            try:
+                return self._attempts(job, run)
+            finally:
+                lock.release()
+
+        if background:
+            threading.Thread(target=finish, name=f"andon-job-{job.name}", daemon=True).start()
+            return run
+        return finish()
 
     def _attempts(self, job: JobDefinition, run: JobRun) -> JobRun:
+        """Try, retry with backoff, record each state; ``run`` is recorded as running (v1)."""
         base = parse_duration(self.settings.retry_backoff, "scheduler.retry_backoff")
         cap = parse_duration(self.settings.retry_backoff_max, "scheduler.retry_backoff_max")
-        version = 0
+        version = run.version
         attempt = 1
         while True:
-            version += 1
-            started = self.clock.now()
-            run = run.model_copy(
-                update={
-                    "version": version,
-                    "status": "running",
-                    "attempt": attempt,
-                    "next_retry_at": None,
-                    "recorded_at": started,
-                }
-            )
-            self.store.record(run)
+            if attempt > 1:
+                version += 1
+                run = run.model_copy(
+                    update={
+                        "version": version,
+                        "status": "running",
+                        "attempt": attempt,
+                        "next_retry_at": None,
+                        "recorded_at": self.clock.now(),
+                    }
+                )
+                self.store.record(run)
             context = JobContext(
                 run_id=run.run_id,
                 job=job.name,
@@ -823,6 +842,8 @@ class Scheduler:
         from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
         from apscheduler.triggers.interval import IntervalTrigger
 
+        if isinstance(self.runner.clock, SystemClock):
+            self.runner.clock.resume()
         recovered = self.runner.recover_interrupted()
         if recovered:
             log.warning("marked %d interrupted run(s) as failed", len(recovered))
@@ -871,3 +892,88 @@ class Scheduler:
             clock.interrupt()
         if self._aps.running:
             self._aps.shutdown(wait=wait)
+
+
+# -- andon's jobs -------------------------------------------------------------------------------
+
+
+def _housekeeping(ctx: JobContext) -> dict[str, Any]:
+    """Merge parts of andon's append-only state tables and report table sizes.
+
+    Replacing tables keep older versions of a row until a merge; merging them keeps reads that
+    use FINAL or argMax cheap. The sizes go into the run's output, so growth shows in the runs
+    history.
+    """
+    wh = ctx.warehouse
+    tables = wh.rows(
+        "SELECT name, engine, total_rows, total_bytes FROM system.tables "
+        "WHERE database = {db:String} AND engine LIKE '%MergeTree' ORDER BY name",
+        {"db": wh.database},
+    )
+    merged = []
+    for name, engine, _, _ in tables:
+        if "Replacing" in engine and name.startswith("andon_"):
+            on_cluster = ""
+            cluster = getattr(wh.settings, "cluster", None)
+            if cluster:
+                on_cluster = f" ON CLUSTER `{cluster}`"
+            wh.command(f"OPTIMIZE TABLE {wh.table(name)}{on_cluster}")
+            merged.append(name)
+    return {
+        "merged_tables": merged,
+        "tables": {
+            name: {"rows": int(rows or 0), "bytes": int(size or 0)}
+            for name, _, rows, size in tables
+        },
+    }
+
+
+def andon_jobs() -> list[JobDefinition]:
+    """The jobs `andon serve` schedules (their schedules are ``[scheduler.jobs.<name>]``)."""
+    return [
+        JobDefinition(
+            "housekeeping",
+            "Housekeeping: merges andon's state tables and records how big each table is.",
+            _housekeeping,
+        ),
+    ]
+
+
+_SHARED_RUNNERS: weakref.WeakKeyDictionary[Any, JobRunner] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_runner(settings: Settings, warehouse: Warehouse) -> JobRunner:
+    """The one runner of a process for this warehouse (so the scheduler, the console and the
+    API share the no-overlap locks)."""
+    with _SHARED_LOCK:
+        runner = _SHARED_RUNNERS.get(warehouse)
+        if runner is None:
+            runner = JobRunner(
+                jobs=andon_jobs(),
+                settings=settings.scheduler,
+                warehouse=warehouse,
+                app_settings=settings,
+            )
+            _SHARED_RUNNERS[warehouse] = runner
+        return runner
+
+
+class SchedulerService:
+    """The scheduler as a background service of `andon serve` (``start``/``stop``)."""
+
+    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+        self.runner = shared_runner(settings, warehouse)
+        self.scheduler: Scheduler | None = None
+
+    def start(self) -> None:
+        if not self.runner.settings.enabled:
+            log.info("scheduler disabled ([scheduler] enabled = false)")
+            return
+        self.scheduler = Scheduler(self.runner)
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None

@@ -1,0 +1,116 @@
+"""Sign-in, sessions, CSRF and API tokens."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from console.auth import (
+    LoginThrottle,
+    SessionSigner,
+    hash_password,
+    verify_password,
+)
+from tests.console.conftest import API_TOKEN, csrf_of, sign_in
+
+
+def test_password_hashes_verify_and_differ_per_salt() -> None:
+    first, second = hash_password("s3cret"), hash_password("s3cret")
+    assert first != second and first.startswith("scrypt$")
+    assert verify_password("s3cret", first) and verify_password("s3cret", second)
+    assert not verify_password("S3cret", first)
+    assert not verify_password("s3cret", "not-a-hash")
+
+
+def test_session_cookie_is_signed_and_expires() -> None:
+    signer = SessionSigner(b"k1")
+    cookie, session = signer.issue("maria", 60, now=1000)
+    assert signer.read(cookie, now=1001) == session
+    assert signer.read(cookie, now=1061) is None  # expired
+    assert SessionSigner(b"k2").read(cookie, now=1001) is None  # another key
+    payload, mac = cookie.rsplit(".", 1)
+    assert signer.read(payload[:-2] + "xx." + mac, now=1001) is None  # tampered
+
+
+def test_throttle_blocks_after_repeated_failures() -> None:
+    throttle = LoginThrottle(limit=3, window_s=60)
+    for t in range(3):
+        assert throttle.blocked_for("k", now=t) == 0
+        throttle.failed("k", now=t)
+    assert throttle.blocked_for("k", now=10) > 0
+    assert throttle.blocked_for("k", now=61) == 0
+
+
+def test_pages_need_sign_in(client: TestClient) -> None:
+    response = client.get("/runs?job=x", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/runs%3Fjob%3Dx"
+    assert "Sign in to andon" in client.get("/login").text
+
+
+def test_sign_in_with_wrong_password_is_refused(client: TestClient) -> None:
+    response = sign_in(client, password="nope")
+    assert response.status_code == 401
+    assert "Wrong name or password." in response.text
+    assert sign_in(client, name="nobody").status_code == 401
+
+
+def test_sign_in_and_out(client: TestClient) -> None:
+    response = sign_in(client)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "Signed in as <strong>Maria (PM)</strong>" in home.text
+    out = client.post("/logout", data={"csrf": csrf_of(home.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_login_form_without_its_token_is_refused(client: TestClient) -> None:
+    response = client.post("/login", data={"name": "maria", "password": "x", "csrf": "forged"})
+    assert response.status_code == 403
+
+
+def test_forms_without_the_csrf_token_are_refused(client: TestClient) -> None:
+    sign_in(client)
+    response = client.post("/jobs/housekeeping/run", data={"csrf": "forged"})
+    assert response.status_code == 403
+    assert "This form has expired" in response.text
+
+
+def test_open_redirects_are_not_followed(client: TestClient) -> None:
+    page = client.get("/login?next=https://evil.example/")
+    response = client.post(
+        "/login",
+        data={
+            "name": "maria",
+            "password": "correct horse battery staple",
+            "csrf": csrf_of(page.text),
+            "next": "//evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/"
+
+
+def test_api_needs_a_token_or_a_session(client: TestClient) -> None:
+    response = client.get("/api/v1/runs")
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["error"]
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    bad = client.get("/api/v1/runs", headers={"Authorization": "Bearer wrong"})
+    assert bad.status_code == 401 and bad.json() == {"error": "unknown API token"}
+    good = client.get("/api/v1/runs", headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert good.status_code == 200 and good.json() == {"runs": []}
+
+
+def test_api_changes_from_a_session_need_the_csrf_header(client: TestClient) -> None:
+    sign_in(client)
+    assert client.get("/api/v1/jobs").status_code == 200
+    refused = client.post("/api/v1/jobs/housekeeping/run", json={"wait": True})
+    assert refused.status_code == 401 and "X-CSRF-Token" in refused.json()["error"]
+    csrf = csrf_of(client.get("/").text)
+    done = client.post(
+        "/api/v1/jobs/housekeeping/run", json={"wait": True}, headers={"X-CSRF-Token": csrf}
+    )
+    assert done.status_code == 202, done.text
+    assert done.json()["actor"] == "maria"
