@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from errors import AndonError
+from ingest import collector_http
 from ingest.otlp_http import otlp_routes
 from server.context import BackgroundService, ServerContext
 
@@ -38,6 +39,7 @@ ServiceFactory = Callable[[ServerContext], BackgroundService]
 # Routes on the ingest port (4318). OTLP first; collectors append theirs.
 ROUTE_PROVIDERS_INGEST: list[RouteProvider] = [
     otlp_routes,
+    collector_http.routes,
 ]
 
 # Routes on the console/API port (8318): the JSON API and the web console.
