@@ -144,7 +144,7 @@ def span_errors(wh: Warehouse, since: datetime, until: datetime) -> list[ErrorEv
         etype,
         msg,
         stack,
-    ) in wh.rows(_SPAN_ERRORS_SQL.format(traces=wh.table("otel_traces")), params):
+    ) in wh.rows(_SPAN_ERRORS_SQL.replace("{traces}", wh.table("otel_traces")), params):
         events.append(
             ErrorEvent(
                 timestamp=ts,
@@ -170,7 +170,7 @@ def log_errors(wh: Warehouse, since: datetime, until: datetime) -> list[ErrorEve
     """ERROR-or-worse log records in [since, until)."""
     params = {"since": since, "until": until}
     events = []
-    for row in wh.rows(_LOG_ERRORS_SQL.format(logs=wh.table("otel_logs")), params):
+    for row in wh.rows(_LOG_ERRORS_SQL.replace("{logs}", wh.table("otel_logs")), params):
         ts, trace, span, service, severity, body, version, env, session, user, route = row[:11]
         etype, emsg, stack, function, filepath = row[11:]
         frames = None
