@@ -34,6 +34,7 @@ from ingest.config import IngestSettings
 from llm.config import LLMSettings
 from scheduler import SchedulerSettings
 from server.config import ServerSettings
+from ticketing.config import TicketingSettings
 from warehouse.config import WarehouseSettings
 
 DEFAULT_CONFIG_FILE = Path("andon.toml")
@@ -65,6 +66,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     collectors: CollectorsSettings = Field(default_factory=CollectorsSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    ticketing: TicketingSettings = Field(default_factory=TicketingSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
