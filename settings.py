@@ -27,6 +27,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from analysis.config import AnalysisSettings
 from console.config import ConsoleSettings
 from errors import ConfigError
 from ingest.collectors_config import CollectorsSettings
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,212 @@
+"""The analysis of one window: sessions -> flows -> friction findings -> ranked clusters.
+
+`analyse` does the I/O (SQL pre-aggregation, tickets, errors) and hands frames to the pure
+functions of the other modules; `find_frictions` is the pure core used by tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from analysis.clusters import FrictionContext, build_cluster, rank_clusters
+from analysis.config import AnalysisSettings
+from analysis.error_groups import error_group_clusters, link_errors
+from analysis.flows import Flow, declared_flows, discover_flows, flow_transitions
+from analysis.friction import (
+    Candidate,
+    dropoff_candidates,
+    error_candidates,
+    retry_candidates,
+    slow_candidates,
+)
+from analysis.models import Cluster, TicketTheme
+from analysis.selection import (
+    adjust,
+    error_verdict,
+    mean_test,
+    passes,
+    rate_test,
+    refine,
+    strongest,
+)
+from analysis.sessions import discover_attributes, fetch_sessions
+from analysis.steps import events, session_steps, transition_frame
+from analysis.themes import link_themes, theme_clusters, ticket_themes
+from warehouse import Warehouse
+
+
+@dataclass
+class Findings:
+    """What the pure core found in a session frame."""
+
+    flows: list[Flow]
+    findings: list[tuple[Candidate, dict[str, float]]]
+    candidates: int
+    frames: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
+    events: pl.DataFrame | None = None
+
+
+@dataclass
+class AnalysisResult:
+    """Clusters (ranked), ticket themes, stage timings and volumes of one analysis."""
+
+    clusters: list[Cluster]
+    themes: list[TicketTheme]
+    timings: dict[str, float]
+    sessions: int
+    flows: list[Flow]
+
+
+def thresholds(cfg: AnalysisSettings) -> dict[str, float]:
+    """Minimum effect per kind (rates: absolute difference; latency, attempts: relative)."""
+    return {
+        "dropoff": cfg.min_rate_effect,
+        "error_abandon": cfg.min_rate_effect,
+        "retry": cfg.min_attempts_effect,
+        "slow_step": cfg.min_relative_effect,
+    }
+
+
+def find_frictions(
+    sessions: pl.DataFrame, attributes: list[str], cfg: AnalysisSettings
+) -> Findings:
+    """Every friction finding in a session frame (pure: no I/O, no clock)."""
+    flows = declared_flows(cfg.flows) or discover_flows(sessions, cfg.min_flow_sessions)
+    units = flow_transitions(flows)
+    if not units:
+        return Findings(flows, [], 0)
+    ev = events(sessions)
+    steps = session_steps(ev)
+    attr_frame = sessions.select("session_id", *attributes)
+    min_n = cfg.min_sessions
+    frames: dict[tuple[str, str], pl.DataFrame] = {}
+    candidates: list[Candidate] = []
+    for unit in units:
+        tf = transition_frame(steps, attr_frame, unit[0], unit[1])
+        if tf.height < 2 * min_n:
+            continue
+        frames[(unit[0], unit[1])] = tf
+        candidates += dropoff_candidates(tf, unit, attributes, min_n)
+        candidates += retry_candidates(tf, unit, attributes, min_n)
+        candidates += error_candidates(tf, unit, attributes, min_n, cfg.min_rate_effect)
+    ev_attrs = ev.join(attr_frame, on="session_id", how="left")
+    candidates += slow_candidates(ev_attrs, units, attributes, min_n)
+    if not candidates:
+        return Findings(flows, [], 0, frames, ev_attrs)
+    adjust(candidates)
+    limits = thresholds(cfg)
+    passing = [c for c in candidates if passes(c, cfg.fdr, min_n, limits)]
+    best = strongest(passing)
+    findings: list[tuple[Candidate, dict[str, float]]] = []
+    for key in sorted(best):
+        c = best[key]
+        found_tf = frames.get((c.step, c.next_step))
+        extra: dict[str, float] = {}
+        if c.kind == "dropoff" and found_tf is not None:
+            c = refine(c, found_tf.filter(~pl.col("had_error")), rate_test("dropped", min_n),
+                       attributes, alpha=cfg.fdr, min_effect=cfg.min_rate_effect,
+                       min_sessions=min_n, relative=False)  # fmt: skip
+        elif c.kind == "retry" and found_tf is not None:
+            c = refine(c, found_tf.filter(pl.col("succeeded")), mean_test("attempts", min_n),
+                       attributes, alpha=cfg.fdr, min_effect=cfg.min_attempts_effect,
+                       min_sessions=min_n, relative=True)  # fmt: skip
+        elif c.kind == "error_abandon" and found_tf is not None:
+            if c.segment:
+                c = refine(c, found_tf, rate_test("had_error", min_n), attributes, alpha=cfg.fdr,
+                           min_effect=cfg.min_rate_effect, min_sessions=min_n,
+                           relative=False)  # fmt: skip
+            verdict, extra = error_verdict(
+                found_tf, c.segment, alpha=cfg.fdr, min_effect=cfg.min_rate_effect
+            )
+            if verdict == "retry":
+                continue  # users retry until it works: the retry finding covers it
+            extra["resolves_on_reload"] = 1.0 if verdict == "reload" else 0.0
+        findings.append((c, extra))
+    findings = _one_cause_per_step(findings, frames)
+    return Findings(flows, findings, len(candidates), frames, ev_attrs)
+
+
+def _one_cause_per_step(
+    findings: list[tuple[Candidate, dict[str, float]]], frames: dict[tuple[str, str], pl.DataFrame]
+) -> list[tuple[Candidate, dict[str, float]]]:
+    """Errors that go away on reload also raise attempts: report them once, as error_abandon."""
+    error_steps = {
+        (c.step, c.next_step): c.segment for c, _ in findings if c.kind == "error_abandon"
+    }
+    kept = []
+    for c, extra in findings:
+        seg = error_steps.get((c.step, c.next_step))
+        tf = frames.get((c.step, c.next_step))
+        if (
+            c.kind == "retry"
+            and seg is not None
+            and tf is not None
+            and _overlaps(tf, seg, c.segment)
+        ):
+            continue
+        kept.append((c, extra))
+    return kept
+
+
+def _overlaps(frame: pl.DataFrame, a: dict[str, str], b: dict[str, str]) -> bool:
+    from analysis.segments import in_segment
+
+    ia = frame.select(in_segment(a)).to_series()
+    ib = frame.select(in_segment(b)).to_series()
+    inter = int((ia & ib).sum())
+    return inter > 0.5 * min(int(ia.sum()), int(ib.sum()))
+
+
+def analyse(
+    wh: Warehouse, cfg: AnalysisSettings, since: datetime, until: datetime, now: datetime
+) -> AnalysisResult:
+    """Analyse [since, until): friction clusters, error groups and ticket themes, ranked."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        t1 = time.perf_counter()
+        timings[name] = round(t1 - t0, 3)
+        t0 = t1
+
+    attrs = discover_attributes(
+        wh, since, until, gap_minutes=cfg.session_gap_minutes,
+        max_values=cfg.max_segment_values, ignore=cfg.ignore_attributes,
+        extra=cfg.segment_attributes,
+    )  # fmt: skip
+    lap("attributes")
+    sessions = fetch_sessions(wh, since, until, attrs, gap_minutes=cfg.session_gap_minutes)
+    lap("sessions")
+    keys = [a.key for a in attrs]
+    found = find_frictions(sessions, keys, cfg)
+    lap("frictions")
+    ctx = FrictionContext(wh, cfg, since, until, sessions, keys, found.flows, found.frames,
+                          found.events)  # fmt: skip
+    clusters = [build_cluster(ctx, c, extra) for c, extra in found.findings]
+    lap("evidence")
+    error_words = link_errors(wh, clusters, ctx.error_traces, since, until)
+    clusters += error_group_clusters(wh, cfg, since, until)
+    lap("error_groups")
+    themes = ticket_themes(wh, cfg, since, until)
+    link_themes(themes, clusters, ctx.affected, error_words)
+    clusters += theme_clusters(themes, cfg)
+    lap("themes")
+    ranked = rank_clusters(clusters)
+    lap("ranking")
+    return AnalysisResult(ranked, themes, timings, sessions.height, found.flows)
+
+
+def describe(result: AnalysisResult) -> dict[str, Any]:
+    """A short summary for logs."""
+    return {
+        "sessions": result.sessions,
+        "flows": [f.name for f in result.flows],
+        "clusters": len(result.clusters),
+        "themes": len(result.themes),
+    }

@@ -1,0 +1,90 @@
+"""Flows: declared in settings, or discovered from the sessions' step sequences.
+
+Discovery builds a prefix tree of each session's journey (its distinct steps in the order it
+first reached them) and keeps the paths that enough sessions walk: every maximal such path is a
+flow, and its last step is the flow's goal. Nothing about any one app is assumed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import polars as pl
+
+from analysis.config import FlowSpec
+
+MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Ordered steps with a goal; ``declared`` tells where it came from."""
+
+    name: str
+    steps: tuple[str, ...]
+    goal: str
+    declared: bool
+    sessions: int = 0  # sessions that reached the first step
+
+    def transitions(self) -> list[tuple[str, str]]:
+        """(step, next step) pairs, up to the goal."""
+        end = self.steps.index(self.goal)
+        return list(zip(self.steps[:end], self.steps[1 : end + 1], strict=True))
+
+
+def declared_flows(specs: list[FlowSpec]) -> list[Flow]:
+    """Flows from settings, as they are."""
+    return [Flow(s.name, tuple(s.steps), s.goal_step, declared=True) for s in specs]
+
+
+def journeys(sessions: pl.DataFrame) -> pl.Series:
+    """Each session's distinct steps in first-reached order (at most `MAX_DEPTH`)."""
+    return sessions.select(
+        pl.col("steps").list.unique(maintain_order=True).list.head(MAX_DEPTH)
+    ).to_series()
+
+
+def discover_flows(
+    sessions: pl.DataFrame, min_sessions: int, min_share: float = 0.02
+) -> list[Flow]:
+    """The common journeys: maximal prefix-tree paths walked by enough sessions.
+
+    A path is kept while at least ``max(min_sessions, min_share * sessions)`` sessions follow it;
+    each maximal kept path (length >= 2) is a flow whose goal is its last step. Flows are named
+    after their goal, the most walked first.
+    """
+    if sessions.height == 0:
+        return []
+    threshold = max(min_sessions, int(min_share * sessions.height))
+    counts: Counter[tuple[str, ...]] = Counter()
+    for journey in journeys(sessions).to_list():
+        for depth in range(1, len(journey) + 1):
+            counts[tuple(journey[:depth])] += 1
+    kept = {path: n for path, n in counts.items() if n >= threshold}
+    has_child = {path[:-1] for path in kept if len(path) > 1}
+    leaves = sorted(
+        (p for p in kept if p not in has_child and len(p) >= 2),
+        key=lambda p: (-kept[p[:1]], -len(p), p),
+    )
+    flows: list[Flow] = []
+    names: Counter[str] = Counter()
+    for path in leaves:
+        base = f"to {path[-1]}"
+        names[base] += 1
+        name = base if names[base] == 1 else f"{base} ({names[base]})"
+        flows.append(Flow(name, path, path[-1], declared=False, sessions=kept[path[:1]]))
+    return flows
+
+
+def flow_transitions(flows: list[Flow]) -> list[tuple[str, str, str, str]]:
+    """Distinct (step, next_step, flow name, goal) over all flows; the first flow naming a
+    transition owns it, so a step shared by two discovered paths is analysed once."""
+    seen: set[tuple[str, str]] = set()
+    out: list[tuple[str, str, str, str]] = []
+    for flow in flows:
+        for step, nxt in flow.transitions():
+            if (step, nxt) not in seen:
+                seen.add((step, nxt))
+                out.append((step, nxt, flow.name, flow.goal))
+    return out

@@ -1,0 +1,72 @@
+"""From session sequences to the frames the detectors read (pure Polars).
+
+- `events`: one row per root span (session, position, step, time, error, duration, trace).
+- `session_steps`: one row per (session, step): attempts, errors, first/last positions, success.
+- `transition_frame`: for one flow transition (step -> next step), one row per session that
+  reached the step, with whether it went on, hit an error there, and gave up after it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+LIST_COLUMNS = ["steps", "ts", "is_error", "http_status", "duration_ms", "trace_ids"]
+
+
+def events(sessions: pl.DataFrame) -> pl.DataFrame:
+    """One row per step attempt, with its position in the session."""
+    return (
+        sessions.select(
+            "session_id",
+            pl.int_ranges(0, pl.col("steps").list.len()).alias("pos"),
+            *LIST_COLUMNS,
+        )
+        .explode(["pos", *LIST_COLUMNS])
+        .rename({"steps": "step", "trace_ids": "trace_id"})
+    )
+
+
+def session_steps(ev: pl.DataFrame) -> pl.DataFrame:
+    """Per (session, step): attempts, failed attempts, first error, last success, positions."""
+    return ev.group_by("session_id", "step").agg(
+        pl.col("pos").min().alias("first_pos"),
+        pl.col("pos").max().alias("last_pos"),
+        pl.len().alias("attempts"),
+        pl.col("is_error").sum().alias("errors"),
+        pl.col("pos").filter(pl.col("is_error")).min().alias("first_error_pos"),
+        pl.col("pos").filter(~pl.col("is_error")).max().alias("last_ok_pos"),
+        pl.col("trace_id").filter(pl.col("is_error")).first().alias("error_trace"),
+        pl.col("trace_id").last().alias("last_trace"),
+    )
+
+
+def transition_frame(
+    steps: pl.DataFrame, attributes: pl.DataFrame, step: str, next_step: str
+) -> pl.DataFrame:
+    """Sessions that reached ``step``, with outcomes for the transition to ``next_step``.
+
+    Columns: session_id, attempts, errors, had_error, succeeded, reached_next, dropped,
+    abandoned_after_error, recovered, last_trace, error_trace, plus the segment attributes.
+    """
+    at = steps.filter(pl.col("step") == step)
+    nxt = steps.filter(pl.col("step") == next_step).select(
+        "session_id", pl.col("last_pos").alias("next_last_pos")
+    )
+    frame = at.join(nxt, on="session_id", how="left").with_columns(
+        (pl.col("next_last_pos").fill_null(-1) > pl.col("first_pos")).alias("reached_next"),
+        (pl.col("errors") > 0).alias("had_error"),
+        pl.col("last_ok_pos").is_not_null().alias("succeeded"),
+    )
+    frame = frame.with_columns(
+        (~pl.col("reached_next")).alias("dropped"),
+        (
+            pl.col("had_error") & (pl.col("last_ok_pos").fill_null(-1) > pl.col("first_error_pos"))
+        ).alias("recovered"),
+    ).with_columns(
+        (
+            pl.col("had_error")
+            & ~pl.col("recovered")
+            & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
+        ).alias("abandoned_after_error")
+    )
+    return frame.join(attributes, on="session_id", how="left")

@@ -1,0 +1,267 @@
+"""Support-ticket themes: text clustering with scikit-learn, labels, trend, links to clusters.
+
+Representation: TF-IDF over words (1-2 grams) and characters (3-5 grams, robust to typos),
+reduced with LSA (TruncatedSVD) and L2-normalised. The number of themes is chosen from the data:
+k-means for each k in a range, scored by silhouette (cosine) on a fixed sample; the smallest k
+within 10% of the best score wins, because silhouette keeps creeping up as clusters shrink and a
+smaller k reads better. Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+from scipy.sparse import hstack
+from sklearn.cluster import KMeans
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import normalize
+
+from analysis.config import AnalysisSettings, ThemeSettings
+from analysis.models import Cluster, TicketTheme
+from warehouse import Warehouse
+
+SILHOUETTE_SAMPLE = 2000
+NEAR_BEST = 0.9
+_TOKEN = re.compile(r"[a-z][a-z0-9]+")
+# Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
+_NOISE = re.compile(r"\{\{.*?\}\}|\[[a-z_ ]+\]|<[a-z_ ]+>")
+
+
+@dataclass
+class ThemeModel:
+    """Labels of each text, the chosen k and the evidence for it."""
+
+    labels: np.ndarray
+    k: int
+    scores: dict[int, float]
+    top_terms: list[list[str]]
+    representatives: list[int]
+    embedding: np.ndarray
+    centroids: np.ndarray
+    vectorizers: tuple[TfidfVectorizer, TfidfVectorizer, TruncatedSVD | None]
+
+    def assign(self, texts: list[str]) -> np.ndarray:
+        """The nearest theme of new texts (for the previous window's volume)."""
+        if not texts:
+            return np.zeros(0, dtype=int)
+        z = _embed_with(self.vectorizers, [_clean(t) for t in texts])
+        return np.asarray((z @ self.centroids.T).argmax(axis=1)).ravel()
+
+
+def _clean(text: str) -> str:
+    return _NOISE.sub(" ", text.lower())
+
+
+def _embed_with(
+    parts: tuple[TfidfVectorizer, TfidfVectorizer, TruncatedSVD | None], texts: list[str]
+) -> np.ndarray:
+    words, chars, svd = parts
+    x = hstack([words.transform(texts), chars.transform(texts)]).tocsr()
+    z = svd.transform(x) if svd is not None else x.toarray()
+    return normalize(z)
+
+
+def _candidate_ks(n: int, min_k: int, max_k: int) -> list[int]:
+    top = max(min(max_k, n // 3), min_k)
+    ks = sorted({k for k in range(min_k, top + 1) if k <= 12 or k % 2 == 0 or k == top})
+    return ks
+
+
+def cluster_texts(texts: list[str], settings: ThemeSettings) -> ThemeModel:
+    """Cluster texts into themes, choosing the number of themes automatically."""
+    docs = [_clean(t) for t in texts]
+    n = len(docs)
+    min_df = 2 if n >= 50 else 1
+    words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df,
+                            stop_words="english", token_pattern=r"(?u)\b[a-z][a-z0-9]+\b")  # fmt: skip
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                            min_df=min_df + 1)  # fmt: skip
+    xw = words.fit_transform(docs)
+    x = hstack([xw, chars.fit_transform(docs)]).tocsr()
+    dims = min(100, x.shape[1] - 1, n - 1)
+    svd: TruncatedSVD | None = None
+    if dims >= 2:
+        svd = TruncatedSVD(dims, random_state=settings.seed)
+        z = normalize(svd.fit_transform(x))
+    else:
+        z = normalize(x.toarray())
+    rng = np.random.default_rng(settings.seed)
+    sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
+    scores: dict[int, float] = {}
+    fits: dict[int, KMeans] = {}
+    for k in _candidate_ks(n, settings.min_k, settings.max_k):
+        if k >= n:
+            break
+        km = KMeans(k, n_init=3, random_state=settings.seed).fit(z)
+        labels = km.labels_
+        if len(set(labels[sample].tolist())) < 2:
+            continue
+        scores[k] = float(silhouette_score(z[sample], labels[sample], metric="cosine"))
+        fits[k] = km
+    if not scores:
+        labels = np.zeros(n, dtype=int)
+        k = 1
+        centroids = normalize(z.mean(axis=0, keepdims=True))
+    else:
+        best = max(scores.values())
+        k = min(k for k, s in scores.items() if s >= NEAR_BEST * best)
+        labels = fits[k].labels_
+        centroids = normalize(fits[k].cluster_centers_)
+    terms = np.asarray(words.get_feature_names_out())
+    top_terms, reps = [], []
+    overall = np.asarray(xw.mean(axis=0)).ravel()
+    for c in range(k):
+        members = np.flatnonzero(labels == c)
+        weight = np.asarray(xw[members].mean(axis=0)).ravel() - 0.5 * overall
+        order = np.argsort(-weight)
+        chosen: list[str] = []
+        for t in terms[order]:
+            # Skip a unigram already inside a chosen bigram and vice versa: labels read better.
+            if any(t in c2.split() or c2 in t.split() for c2 in chosen):
+                continue
+            chosen.append(str(t))
+            if len(chosen) == 5:
+                break
+        top_terms.append(chosen)
+        sims = z[members] @ centroids[c]
+        reps.append(int(members[int(np.argmax(sims))]))
+    return ThemeModel(labels, k, scores, top_terms, reps, z, centroids, (words, chars, svd))
+
+
+def _tickets_sql(wh: Warehouse) -> str:
+    return f"""
+SELECT TicketId AS id, argMax(Subject, UpdatedAt) AS subject, argMax(Body, UpdatedAt) AS body,
+       argMax(SessionId, UpdatedAt) AS session_id, argMax(UserId, UpdatedAt) AS user_id,
+       min(CreatedAt) AS created_at
+FROM {wh.table("andon_support_tickets")}
+GROUP BY Source, TicketId
+HAVING created_at >= {{since:DateTime64(3)}} AND created_at < {{until:DateTime64(3)}}
+ORDER BY created_at, id"""
+
+
+def _fetch(wh: Warehouse, since: datetime, until: datetime) -> pl.DataFrame:
+    return wh.frame(_tickets_sql(wh), {"since": since, "until": until})
+
+
+def ticket_themes(
+    wh: Warehouse, cfg: AnalysisSettings, since: datetime, until: datetime
+) -> list[TicketTheme]:
+    """Themes of the support tickets created in [since, until), with the previous window's trend."""
+    tickets = _fetch(wh, since, until)
+    if tickets.height < cfg.themes.min_tickets:
+        return []
+    texts = [f"{s}. {b}" for s, b in zip(tickets["subject"], tickets["body"], strict=True)]
+    model = cluster_texts(texts, cfg.themes)
+    previous = _fetch(wh, since - (until - since), since)
+    prev_counts = np.bincount(
+        model.assign([f"{s}. {b}" for s, b in zip(previous["subject"], previous["body"], strict=True)]),
+        minlength=model.k,
+    ) if previous.height else None  # fmt: skip
+    return themes_from_model(model, tickets, prev_counts, cfg.themes.min_theme_size)
+
+
+def themes_from_model(
+    model: ThemeModel, tickets: pl.DataFrame, prev_counts: np.ndarray | None, min_size: int
+) -> list[TicketTheme]:
+    """TicketTheme objects from a fitted model (largest first)."""
+    ids = tickets["id"].to_list()
+    texts = [f"{s}. {b}" for s, b in zip(tickets["subject"], tickets["body"], strict=True)]
+    sessions = tickets["session_id"].to_list()
+    users = tickets["user_id"].to_list()
+    themes: list[TicketTheme] = []
+    for c in range(model.k):
+        members = np.flatnonzero(model.labels == c)
+        if members.size < min_size:
+            continue
+        terms = model.top_terms[c]
+        previous = int(prev_counts[c]) if prev_counts is not None else 0
+        trend = (
+            (members.size - previous) / previous if prev_counts is not None and previous else None
+        )
+        rep = model.representatives[c]
+        themes.append(
+            TicketTheme(
+                id="theme-" + hashlib.sha1("|".join(sorted(ids[i] for i in members)).encode()).hexdigest()[:10],
+                label=", ".join(terms[:3]) or "(no words)", top_terms=terms,
+                representative_ticket_id=ids[rep], representative_text=texts[rep][:300],
+                tickets=int(members.size), ticket_ids=sorted(ids[i] for i in members),
+                session_ids=sorted({sessions[i] for i in members if sessions[i]}),
+                user_ids=sorted({users[i] for i in members if users[i]}),
+                previous_tickets=previous, trend=round(trend, 4) if trend is not None else None,
+            )
+        )  # fmt: skip
+    themes.sort(key=lambda t: (-t.tickets, t.id))
+    return themes
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in _TOKEN.findall(text.lower()) if len(t) > 2}
+
+
+def link_themes(
+    themes: list[TicketTheme],
+    clusters: list[Cluster],
+    affected: dict[str, tuple[set[str], set[str]]],
+    error_words: dict[str, set[str]] | None = None,
+) -> None:
+    """Link each theme to the friction clusters it matches, both ways.
+
+    A link needs shared sessions or users (at least 3, or a fifth of the theme's tickets that
+    carry one), or shared vocabulary: the theme's top terms against the cluster's step and
+    route words and the types and messages of its errors.
+    """
+    error_words = error_words or {}
+    for theme in themes:
+        t_sessions, t_users = set(theme.session_ids), set(theme.user_ids)
+        words = set().union(*(_tokens(t) for t in theme.top_terms)) if theme.top_terms else set()
+        for cluster in clusters:
+            if cluster.kind in ("ticket_theme",):
+                continue
+            c_sessions, c_users = affected.get(cluster.id, (set(), set()))
+            shared = len(t_sessions & c_sessions) + len(t_users & c_users - set())
+            carried = max(len(t_sessions), 1)
+            by_ids = shared >= 3 or (shared >= 1 and shared / carried >= 0.2)
+            vocab = _tokens(cluster.step) | error_words.get(cluster.id, set())
+            by_words = len(words & vocab) >= 1 and shared >= 1
+            if by_ids or by_words:
+                if cluster.id not in theme.linked_cluster_ids:
+                    theme.linked_cluster_ids.append(cluster.id)
+                if theme.id not in cluster.linked_theme_ids:
+                    cluster.linked_theme_ids.append(theme.id)
+                    cluster.linked_ticket_ids = sorted(
+                        set(cluster.linked_ticket_ids) | set(theme.ticket_ids)
+                    )
+
+
+def theme_clusters(themes: list[TicketTheme], cfg: AnalysisSettings) -> list[Cluster]:
+    """A ``ticket_theme`` cluster for each theme that matches a friction or is rising fast."""
+    out: list[Cluster] = []
+    for t in themes:
+        rising = t.trend is not None and t.trend >= 1.0 and t.tickets >= cfg.themes.min_theme_size
+        if not t.linked_cluster_ids and not rising:
+            continue
+        title = f"{t.tickets} support tickets about {t.label}"
+        values: dict[str, float | int | str] = {
+            "tickets": t.tickets,
+            "previous_tickets": t.previous_tickets,
+        }
+        if t.trend is not None:
+            values["trend"] = t.trend
+        out.append(
+            Cluster(
+                id="cl-ticket_theme-" + t.id.removeprefix("theme-"), kind="ticket_theme",
+                metric="tickets", value=t.tickets, baseline=t.previous_tickets,
+                affected_sessions=len(t.session_ids), affected_users=len(t.user_ids),
+                trend=t.trend, title=title, values=values, linked_ticket_ids=t.ticket_ids,
+                linked_theme_ids=[t.id], score=float(t.tickets) * 0.1,
+                confidence="medium",
+            )
+        )  # fmt: skip
+    return out

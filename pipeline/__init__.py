@@ -1,0 +1,1 @@
+"""One batch cycle (`andon run`): derive errors -> analyse -> draft tickets -> detect incidents."""
