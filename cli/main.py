@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from cli import ingest_commands, serve_commands, tickets_commands, warehouse_commands
+from cli import (
+    ingest_commands,
+    run_commands,
+    serve_commands,
+    tickets_commands,
+    warehouse_commands,
+)
 from cli.context import AppContext
 from errors import AndonError
 from settings import load_settings
@@ -56,6 +62,7 @@ def cli(ctx: click.Context, config_file: str | None, dsn: str | None, database: 
 COMMANDS: list[click.Command] = [
     *warehouse_commands.COMMANDS,
     *ingest_commands.COMMANDS,
+    *run_commands.COMMANDS,
     *tickets_commands.COMMANDS,
     *serve_commands.COMMANDS,
 ]
