@@ -33,6 +33,7 @@ from errors import ConfigError
 from ingest.collectors_config import CollectorsSettings
 from ingest.config import IngestSettings
 from llm.config import LLMSettings
+from rca.config import RcaSettings
 from scheduler import SchedulerSettings
 from server.config import ServerSettings
 from ticketing.config import TicketingSettings
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    rca: RcaSettings = Field(default_factory=RcaSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
 
     @classmethod

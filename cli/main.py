@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from cli import (
+    incidents_commands,
     ingest_commands,
     run_commands,
     serve_commands,
@@ -65,6 +66,7 @@ COMMANDS: list[click.Command] = [
     *run_commands.COMMANDS,
     *tickets_commands.COMMANDS,
     *serve_commands.COMMANDS,
+    *incidents_commands.COMMANDS,
 ]
 for command in COMMANDS:
     cli.add_command(command)

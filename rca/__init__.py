@@ -1,1 +1,4 @@
-"""Incident detection and the RCA agent: from a regression to the PR and gate verdicts behind it."""
+"""Incident detection, localization, suspects, gate verdicts, the RCA agent and its briefs.
+
+The library API is `rca.service`; the contract models are in `rca.models`.
+"""
