@@ -35,6 +35,7 @@ from errors import InputError
 from ingest.deploy_inference import infer_deployments
 from ingest.errors import derive_errors
 from pipeline.runs import code_version, new_run_id, record_finished, record_started
+from rca.stage import detect_incidents_stage
 from settings import Settings
 from warehouse import Warehouse
 
@@ -134,7 +135,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("infer_deployments", infer_deployments_stage),
     ("analyse", analyse_stage),
     # ticketing stage (draft_tickets) goes here: it reads ctx.clusters, fills ctx.tickets.
-    # rca stage (detect_incidents) goes here: it fills ctx.incidents.
+    ("detect_incidents", detect_incidents_stage),
 ]
 
 
