@@ -35,6 +35,7 @@ class Frame:
     module: str = ""
     lineno: int | None = None
     in_app: bool | None = None  # None: decide from the path/module
+    context: str = ""  # the source line, when the trace has it (Python, Sentry)
 
     @property
     def is_in_app(self) -> bool:
@@ -43,10 +44,15 @@ class Frame:
         return not _is_library(self.filename, self.module)
 
     def key(self) -> str:
-        """What identifies this frame across builds: module or file stem, and function."""
-        where = self.module or _normalise_path(self.filename)
+        """What identifies this frame across builds: module or file, function, source line.
+
+        The source line (not its number) tells two raises in one function apart and survives
+        edits elsewhere in the file.
+        """
+        where = _ANON_RE.sub("", self.module) or _normalise_path(self.filename)
         function = _normalise_function(self.function)
-        return f"{where}:{function}"
+        context = " ".join(self.context.split())
+        return f"{where}:{function}:{context}" if context else f"{where}:{function}"
 
     def label(self) -> str:
         """``shop/cart.py in add_item``: how the culprit is shown."""
@@ -58,11 +64,11 @@ class Frame:
 
 _LIBRARY_PATH_RE = re.compile(
     r"(?:site-packages|dist-packages|node_modules|/lib/python\d|\\lib\\python|/usr/lib/|"
-    r"/usr/local/lib/|<frozen |/go/src/|/go/pkg/mod/|/gems/|/rubygems/|"
+    r"/usr/local/lib/|<frozen |/usr/local/go/src/|/go/pkg/mod/|/gems/|/rubygems/|"
     r"^internal/|^node:|^<anonymous>|/\.cargo/registry/|^webpack/bootstrap)"
 )
 _LIBRARY_MODULE_RE = re.compile(
-    r"^(?:java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|org\.springframework|org\.apache|"
+    r"^(?:java|javax|jakarta|jdk|sun|com\.sun|kotlin|kotlinx|scala|org\.springframework|org\.apache|"
     r"org\.hibernate|io\.netty|reactor|okhttp3|com\.fasterxml|org\.junit|"
     r"System|Microsoft|runtime|net/http|reflect|sync|internal)(?:[./]|$)"
 )
@@ -77,7 +83,12 @@ def _is_library(filename: str, module: str) -> bool:
 # -- normalisation of names -------------------------------------------------------------------
 
 _BUILD_HASH_RE = re.compile(r"[.-][0-9a-f]{6,}(?=\.(?:js|mjs|cjs|css)$)", re.I)
-_ANON_RE = re.compile(r"\$\$Lambda\$\d+/0x[0-9a-f]+|\$\d+|lambda\$\w+\$\d+|<lambda_\d+>", re.I)
+# Compiler- and proxy-generated names that change from build to build.
+_ANON_RE = re.compile(
+    r"\$\$Lambda(?:\$+\d+)?(?:/0x[0-9a-f]+)?|\$\$(?:EnhancerBySpringCGLIB|FastClassBySpringCGLIB|SpringCGLIB)\$\$\w+"
+    r"|\$\d+|lambda\$\w+\$\d+|<lambda_\d+>",
+    re.I,
+)
 
 
 def _short_path(path: str) -> str:
@@ -140,9 +151,20 @@ _MESSAGE_RULES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+# HTTP status codes name the failure ("HTTP 502" is not "HTTP 404"): they survive the number
+# rule below by being spelled with letters (5 -> f) before it runs.
+_STATUS_RE = re.compile(
+    r"(?i)\b(https?|status(?: code)?|code|returned|responded(?: with)?)(\s*[:=]?\s*)([1-5]\d\d)\b"
+)
+_DIGITS_AS_LETTERS = str.maketrans("0123456789", "abcdefghij")
+
+
 def normalise_message(message: str) -> str:
     """The message with everything that varies between occurrences replaced by placeholders."""
     text = message.strip().splitlines()[0] if message.strip() else ""
+    text = _STATUS_RE.sub(
+        lambda m: f"{m[1]}{m[2]}<status:{m[3].translate(_DIGITS_AS_LETTERS)}>", text
+    )
     for pattern, placeholder in _MESSAGE_RULES:
         text = pattern.sub(placeholder, text)
     return re.sub(r"\s+", " ", text)[:500]
@@ -196,13 +218,30 @@ def _parse_python(text: str) -> list[Frame]:
     blocks = re.split(r"^Traceback \(most recent call last\):\s*$", text, flags=re.M)
     block = next((b for b in reversed(blocks) if _PY_FRAME.search(b) or "File " in b), text)
     frames = []
-    for line in block.splitlines():
+    lines = block.splitlines()
+    for i, line in enumerate(lines):
         m = _PY_FRAME.match(line)
         if m:
             frames.append(
-                Frame(filename=m["file"], function=(m["func"] or "").strip(), lineno=int(m["line"]))
+                Frame(
+                    filename=m["file"],
+                    function=(m["func"] or "").strip(),
+                    lineno=int(m["line"]),
+                    context=_python_source_line(lines, i + 1),
+                )
             )
     return frames
+
+
+def _python_source_line(lines: Sequence[str], at: int) -> str:
+    """The source line printed under a ``File ...`` line (not the ``^^^`` markers, if any)."""
+    if at >= len(lines):
+        return ""
+    candidate = lines[at]
+    if not candidate.startswith("    ") or _PY_FRAME.match(candidate):
+        return ""
+    text = candidate.strip()
+    return "" if not text or set(text) <= set("^~ ") else text
 
 
 def _parse_go(lines: Sequence[str]) -> list[Frame]:

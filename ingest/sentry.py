@@ -145,6 +145,7 @@ def _frames(value: Mapping[str, Any]) -> tuple[Frame, ...]:
                 module=str(f.get("module") or ""),
                 lineno=f.get("lineno") if isinstance(f.get("lineno"), int) else None,
                 in_app=in_app if isinstance(in_app, bool) else None,
+                context=str(f.get("context_line") or ""),
             )
         )
     return tuple(frames)
