@@ -34,9 +34,11 @@ IBAN = "[iban]"
 IP = "[ip]"
 SECRET = "[secret]"
 
-_EMAIL_RE = re.compile(
-    r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
-)
+_DOMAIN = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?:[A-Za-z]{2,24}|[Xx][Nn]--[A-Za-z0-9-]{1,59})\b"
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@" + _DOMAIN)
+# Everything RFC 5322 allows in a local part ("!#$%&'*+/=?^`{|}~"): a second pass, so the common
+# case above keeps "email=" in "email=ann@example.com" while rarer addresses still go.
+_RFC_EMAIL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@" + _DOMAIN)
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}")
 _BEARER_RE = re.compile(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9\-._~+/]{8,}=*")
 _PRIVATE_KEY_RE = re.compile(
@@ -215,6 +217,7 @@ _STEPS: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (_KV_SECRET_RE, _kv_secret),
     (_SAID_SECRET_RE, _kv_secret),
     (_EMAIL_RE, EMAIL),
+    (_RFC_EMAIL_RE, EMAIL),
     (_LONG_TOKEN_RE, _replace_long_token),
     (_IBAN_RE, _replace_iban),
     (_CARD_RE, _replace_card),
