@@ -16,6 +16,7 @@ from cli import (
     ingest_commands,
     run_commands,
     serve_commands,
+    simulate_commands,
     tickets_commands,
     warehouse_commands,
 )
@@ -67,6 +68,7 @@ COMMANDS: list[click.Command] = [
     *tickets_commands.COMMANDS,
     *serve_commands.COMMANDS,
     *incidents_commands.COMMANDS,
+    *simulate_commands.COMMANDS,
 ]
 for command in COMMANDS:
     cli.add_command(command)

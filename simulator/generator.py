@@ -316,6 +316,7 @@ class Generator:
             "service.name": client.service,
             "service.version": version,
             "app.version": version,
+            "service.namespace": self.app.name,
             "deployment.environment.name": self.app.environment,
             "telemetry.sdk.name": "opentelemetry",
             "telemetry.sdk.language": SDK_LANGUAGE[client.platform],

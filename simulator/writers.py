@@ -61,27 +61,31 @@ def otlp_json(message: Any) -> str:
     return json.dumps(_hex_ids(data), separators=(",", ":"), ensure_ascii=False)
 
 
-def write_files(sim: Simulation, out_dir: str | Path) -> dict[str, Path]:
-    """Write the simulation as files in ``out_dir`` (created); returns name -> path."""
+def write_files(sim: Simulation, out_dir: str | Path, *, telemetry: bool = True) -> dict[str, Path]:
+    """Write the simulation as files in ``out_dir`` (created); returns name -> path.
+
+    ``telemetry=False`` skips the OTLP JSON files (when spans went to a receiver instead).
+    """
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create output directory ({exc.strerror})", file=str(out)) from exc
     paths = {
-        "traces": out / "traces.otlp.jsonl",
-        "logs": out / "logs.otlp.jsonl",
         "tickets_csv": out / "tickets.csv",
         "tickets_jsonl": out / "tickets.jsonl",
         "changes": out / "changes.jsonl",
         "manifest": out / "manifest.json",
     }
-    with paths["traces"].open("w", encoding="utf-8") as fh:
-        for batch in _batches(sim.spans, BATCH_SPANS):
-            fh.write(otlp_json(encode_spans(batch)) + "\n")
-    with paths["logs"].open("w", encoding="utf-8") as fh:
-        for batch in _batches(sim.logs, BATCH_SPANS):
-            fh.write(otlp_json(encode_logs(batch)) + "\n")
+    if telemetry and (sim.spans or not sim.span_count):
+        paths["traces"] = out / "traces.otlp.jsonl"
+        paths["logs"] = out / "logs.otlp.jsonl"
+        with paths["traces"].open("w", encoding="utf-8") as fh:
+            for batch in _batches(sim.spans, BATCH_SPANS):
+                fh.write(otlp_json(encode_spans(batch)) + "\n")
+        with paths["logs"].open("w", encoding="utf-8") as fh:
+            for batch in _batches(sim.logs, BATCH_SPANS):
+                fh.write(otlp_json(encode_logs(batch)) + "\n")
     with paths["tickets_csv"].open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=TICKET_COLUMNS, lineterminator="\n")
         writer.writeheader()
