@@ -130,6 +130,7 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
     values: dict[str, float | int | str] = {}
     exemplars: list[str] = []
     sessions_ex: list[str] = []
+    picks = pl.DataFrame({"session_id": []}, schema={"session_id": pl.String})
     lost = 0.0
     conversion = _conversion_after(ctx.sessions, c.next_step, c.goal) if c.next_step else 1.0
     breakdown_frame: pl.DataFrame | None = None
@@ -238,10 +239,19 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
         .unique()
         .join(ctx.sessions.select("session_id", "user_id"), on="session_id")
     )
-    user_ids = {u for u in who["user_id"].to_list() if u}
-    users = len(user_ids)
+    users = len({u for u in who["user_id"].to_list() if u})
     cid = cluster_id(c.kind, c.flow, c.step, c.segment)
-    ctx.affected[cid] = (set(who["session_id"].to_list()), user_ids)
+    # Sessions that felt the friction (left, retried, hit the error, waited): what tickets cite.
+    suffering = users_of if c.kind == "slow_step" else picks
+    felt = (
+        suffering.select("session_id")
+        .unique()
+        .join(ctx.sessions.select("session_id", "user_id"), on="session_id")
+    )
+    ctx.affected[cid] = (
+        set(felt["session_id"].to_list()),
+        {u for u in felt["user_id"].to_list() if u},
+    )
     if "error_trace" in users_of.columns:
         ctx.error_traces[cid] = [t for t in users_of["error_trace"].to_list() if t][:2000]
     implies = implied_attributes(tf if tf is not None else ctx.sessions, c.segment, ctx.attributes) if c.segment else {}  # fmt: skip

@@ -45,7 +45,7 @@ class ThemeSettings(BaseModel):
     min_tickets: int = Field(
         default=20, ge=2, description="Fewer tickets than this in the window: no theme clustering."
     )
-    min_theme_size: int = Field(default=5, ge=1, description="Smaller themes are not reported.")
+    min_theme_size: int = Field(default=3, ge=1, description="Smaller themes are not reported.")
     seed: int = Field(default=7, description="Random seed: same tickets, same themes.")
 
 

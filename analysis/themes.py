@@ -213,31 +213,44 @@ def link_themes(
 ) -> None:
     """Link each theme to the friction clusters it matches, both ways.
 
-    A link needs shared sessions or users (at least 3, or a fifth of the theme's tickets that
-    carry one), or shared vocabulary: the theme's top terms against the cluster's step and
-    route words and the types and messages of its errors.
+    Each (theme, cluster) pair scores 2 per shared session, 1 per shared user and 1.5 per word
+    the theme's top terms share with the cluster's step, segment values and error types and
+    messages. A theme links to its best cluster, and to any other scoring at least half as much,
+    when the score is at least 3 (one shared session and one shared word, or more).
     """
     error_words = error_words or {}
     for theme in themes:
         t_sessions, t_users = set(theme.session_ids), set(theme.user_ids)
         words = set().union(*(_tokens(t) for t in theme.top_terms)) if theme.top_terms else set()
+        scored: list[tuple[float, str]] = []
         for cluster in clusters:
-            if cluster.kind in ("ticket_theme",):
+            if cluster.kind == "ticket_theme":
                 continue
             c_sessions, c_users = affected.get(cluster.id, (set(), set()))
-            shared = len(t_sessions & c_sessions) + len(t_users & c_users - set())
-            carried = max(len(t_sessions), 1)
-            by_ids = shared >= 3 or (shared >= 1 and shared / carried >= 0.2)
-            vocab = _tokens(cluster.step) | error_words.get(cluster.id, set())
-            by_words = len(words & vocab) >= 1 and shared >= 1
-            if by_ids or by_words:
-                if cluster.id not in theme.linked_cluster_ids:
-                    theme.linked_cluster_ids.append(cluster.id)
-                if theme.id not in cluster.linked_theme_ids:
-                    cluster.linked_theme_ids.append(theme.id)
-                    cluster.linked_ticket_ids = sorted(
-                        set(cluster.linked_ticket_ids) | set(theme.ticket_ids)
-                    )
+            vocab = (
+                _tokens(cluster.step)
+                | set().union(*(_tokens(v) for v in cluster.segment.values()))
+                | error_words.get(cluster.id, set())
+            )
+            points = (
+                2.0 * len(t_sessions & c_sessions)
+                + 1.0 * len(t_users & c_users)
+                + 1.5 * len(words & vocab)
+            )
+            if points >= 3.0:
+                scored.append((points, cluster.id))
+        if not scored:
+            continue
+        best = max(p for p, _ in scored)
+        for points, cid in sorted(scored, key=lambda x: (-x[0], x[1])):
+            if points < 0.5 * best:
+                continue
+            cluster = next(c for c in clusters if c.id == cid)
+            theme.linked_cluster_ids.append(cid)
+            cluster.linked_theme_ids.append(theme.id)
+            cluster.linked_ticket_ids = sorted(
+                set(cluster.linked_ticket_ids) | set(theme.ticket_ids)
+            )
 
 
 def theme_clusters(themes: list[TicketTheme], cfg: AnalysisSettings) -> list[Cluster]:

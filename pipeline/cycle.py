@@ -37,6 +37,7 @@ from ingest.errors import derive_errors
 from pipeline.runs import code_version, new_run_id, record_finished, record_started
 from rca.stage import detect_incidents_stage
 from settings import Settings
+from ticketing.stage import draft_tickets_stage
 from warehouse import Warehouse
 
 
@@ -134,7 +135,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("derive_errors", derive_errors_stage),
     ("infer_deployments", infer_deployments_stage),
     ("analyse", analyse_stage),
-    # ticketing stage (draft_tickets) goes here: it reads ctx.clusters, fills ctx.tickets.
+    ("draft_tickets", draft_tickets_stage),
     ("detect_incidents", detect_incidents_stage),
 ]
 
