@@ -231,10 +231,34 @@ class DeploySpec(_Model):
     pr_title: str | None = None
 
 
+BACKGROUND_TOPICS = (
+    "password-reset", "refund-request", "delivery-status", "change-account-email",
+    "invoice-request", "delete-account", "promo-code", "storage-quota", "sso-setup",
+    "data-export", "billing-question",
+)  # fmt: skip
+
+
 class TicketSpec(_Model):
     """Support tickets: background volume and how much of the text carries personal data."""
 
     background: int = Field(default=40, ge=0, description="Tickets on unrelated topics.")
+    topics: list[str] = Field(
+        default_factory=lambda: ["password-reset", "refund-request", "delivery-status",
+                                 "change-account-email", "invoice-request", "delete-account",
+                                 "promo-code"],
+        description="Background topics, from BACKGROUND_TOPICS.",
+    )  # fmt: skip
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in BACKGROUND_TOPICS]
+        if unknown:
+            raise ValueError(
+                f"unknown topic {unknown[0]!r} (one of {', '.join(BACKGROUND_TOPICS)})"
+            )
+        return value
+
     personal_data_share: float = Field(default=0.25, ge=0, le=1)
     session_id_share: float = Field(default=0.4, ge=0, le=1)
     typo_rate: float = Field(default=0.03, ge=0, le=0.3, description="Per-word typo probability.")

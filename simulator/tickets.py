@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.generator import Exemplar, FrictionStats, IncidentStats
-from simulator.spec import AppSpec, TicketSpec
+from simulator.spec import BACKGROUND_TOPICS, AppSpec, TicketSpec
 
 MAX_PER_THEME = 150
 
@@ -103,12 +103,34 @@ BACKGROUND: dict[str, tuple[list[str], list[str]]] = {
         ["Please delete my account and all my personal data.",
          "I want to close my account, how do I do that?"],
     ),
+    "storage-quota": (
+        ["storage full?", "quota exceeded but I deleted files", "how much storage do I have"],
+        ["It says my storage is full but I deleted {n} big folders yesterday.",
+         "What is the storage limit on my plan? The app says I'm over quota."],
+    ),
+    "sso-setup": (
+        ["SSO with Okta", "SAML setup help", "single sign-on not working for new users"],
+        ["We are trying to set up SAML single sign-on with Okta, the metadata upload fails.",
+         "New employees can't log in with SSO, the old ones can."],
+    ),
+    "data-export": (
+        ["export all my files", "download everything", "need an export of our workspace"],
+        ["How can I export all files in our workspace? We have about {n}000 files.",
+         "Is there a way to download the whole workspace as a zip?"],
+    ),
+    "billing-question": (
+        ["charged twice this month", "question about my invoice", "change billing email"],
+        ["I see two charges on my card for this month's subscription, invoice {order}.",
+         "Can you change the billing contact on invoice {order}?"],
+    ),
     "promo-code": (
         ["promo code not working", "discount code invalid", "coupon doesn't apply"],
         ["The code from your newsletter says invalid. Can you apply it manually to order {order}?",
          "My discount code was not applied at checkout."],
     ),
 }  # fmt: skip
+
+assert set(BACKGROUND) == set(BACKGROUND_TOPICS), "every background topic needs wording"
 
 GREETINGS = ["Hi,", "Hello,", "hi there", "Hey", "Hello support team,", "", "", "Good morning,"]
 SIGNOFFS = ["Thanks", "thx", "Regards", "Cheers", "", "Sent from my iPhone", "Thank you!", "--"]
@@ -320,7 +342,7 @@ class TicketWriter:
     def background(self, start: datetime, hours: float) -> None:
         """Tickets about topics unrelated to any injected problem."""
         rng = self.rng
-        topics = list(BACKGROUND)
+        topics = self.spec.topics or list(BACKGROUND_TOPICS)
         for _ in range(self.spec.background):
             topic = rng.choice(topics)
             subjects, bodies = BACKGROUND[topic]
