@@ -234,10 +234,13 @@ def redact(text: str, *, ip_addresses: bool = True) -> str:
         return text
     for pattern, replacement in _STEPS:
         text = pattern.sub(replacement, text)
+    # Phones before IPs: "+1 10.10.10.10" is a phone number; a bare dotted quad is left to
+    # the IP pass (the phone check refuses it).
+    text = _redact_phones(text)
     if ip_addresses:
         text = _IPV4_RE.sub(_replace_ipv4, text)
         text = _IPV6_RE.sub(_replace_ipv6, text)
-    return _redact_phones(text)
+    return text
 
 
 def email_hash(email: str, salt: str) -> str:

@@ -91,7 +91,7 @@ def _luhn_complete(prefix: str) -> str:
     raise AssertionError
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(email=st.emails(), before=st.sampled_from(["", "Contact ", "from: ", "(", "email="]))
 def test_any_email_is_removed(email: str, before: str) -> None:
     out = redact(f"{before}{email} thanks")
@@ -99,7 +99,7 @@ def test_any_email_is_removed(email: str, before: str) -> None:
     assert "@" not in out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     body=st.text(alphabet="0123456789", min_size=15, max_size=15),
     sep=st.sampled_from(["", " ", "-"]),
@@ -112,7 +112,7 @@ def test_any_luhn_valid_card_is_removed(body: str, sep: str, lead: str) -> None:
     assert re.sub(r"\D", "", out) == "", out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     country=st.sampled_from(["1", "44", "33", "49", "61", "91"]),
     groups=st.lists(st.text(alphabet="0123456789", min_size=2, max_size=4), min_size=3, max_size=4),
@@ -127,7 +127,7 @@ def test_any_international_phone_is_removed(country: str, groups: list[str], sep
     assert not re.search(r"\d", out), out
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(st.text(max_size=200))
 def test_redaction_is_idempotent_and_total(text: str) -> None:
     once = redact(text)
