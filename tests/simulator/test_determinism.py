@@ -14,7 +14,7 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
     first = write_files(simulate("shop", seed=3, sessions=60), tmp_path / "a")
-    second = write_files(simulate("shop", seed=3, sessions=60), tmp_path / "b")
+    write_files(simulate("shop", seed=3, sessions=60), tmp_path / "b")
     assert set(first) == {"traces", "logs", "tickets_csv", "tickets_jsonl", "changes", "manifest"}
     assert _digests(tmp_path / "a") == _digests(tmp_path / "b")
     assert (tmp_path / "a" / "traces.otlp.jsonl").stat().st_size > 10_000
