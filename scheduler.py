@@ -813,8 +813,9 @@ class Scheduler:
     """APScheduler firing `JobRunner.run_scheduled` for every enabled job (a background thread).
 
     ``max_instances=1`` so a job never overlaps itself (a firing during a run is recorded as
-    skipped); ``coalesce=True`` so firings missed while busy become one; on start every job
-    fires once at once, which covers the windows missed while andon was down in one catch-up run.
+    skipped); ``coalesce=True`` so firings missed while busy become one; on start a job whose
+    last scheduled run is older than its period fires at once, covering the windows missed while
+    andon was down in one catch-up run.
     """
 
     def __init__(self, runner: JobRunner) -> None:
@@ -853,11 +854,17 @@ class Scheduler:
 
         self._aps.add_listener(on_max_instances, EVENT_JOB_MAX_INSTANCES)
         now = self.runner.clock.now()
+        max_catchup = parse_duration(self.runner.settings.max_catchup, "scheduler.max_catchup")
         for job in self.runner.jobs:
             schedule = self.runner.schedule(job.name)
             if not schedule.enabled:
                 continue
             start = EPOCH + schedule.settle_delay
+            # Fire at once only to catch up on windows missed while andon was down; a job that
+            # never ran starts at its next boundary.
+            last_end = self.runner.store.last_scheduled_end(job.name)
+            missed = last_end is not None and plan_window(schedule, now, last_end, max_catchup)
+            when: dict[str, Any] = {"next_run_time": now.replace(tzinfo=UTC)} if missed else {}
             self._aps.add_job(
                 self.runner.run_scheduled,
                 IntervalTrigger(
@@ -868,8 +875,8 @@ class Scheduler:
                 args=[job.name],
                 id=job.name,
                 name=job.description,
-                next_run_time=now.replace(tzinfo=UTC),
                 replace_existing=True,
+                **when,
             )
         self._aps.start()
         log.info("scheduler started with %d job(s)", len(self._aps.get_jobs()))
@@ -928,12 +935,103 @@ def _housekeeping(ctx: JobContext) -> dict[str, Any]:
     }
 
 
+# The job functions import their packages when they run: settings.py imports this module, and
+# those packages import settings, so importing them at the top would be a cycle.
+
+
+def _app(ctx: JobContext) -> Settings:
+    if ctx.settings is None:
+        raise InputError("this job needs andon's settings (run it through `andon serve`)")
+    return ctx.settings
+
+
+def _detect_incidents(ctx: JobContext) -> dict[str, Any]:
+    """Errors and deploys for the window, then incident detection, RCA and briefs."""
+    from ingest.deploy_inference import infer_deployments
+    from ingest.errors import derive_errors
+    from rca import service as rca
+
+    settings = _app(ctx)
+    start, end = ctx.window.start, ctx.window.end
+    errors = derive_errors(ctx.warehouse, start, end)
+    deploys = infer_deployments(ctx.warehouse, start, end)
+    result = rca.detect(ctx.warehouse, settings, start, end, now=ctx.now, run_id=ctx.run_id)
+    return {
+        "errors_derived": errors,
+        "deployments_inferred": deploys,
+        "incidents": [i.id for i in result.incidents],
+        "new_or_changed": result.changed,
+        "briefs_written": len(result.briefs),
+        "delivered": result.delivered,
+        "notes": result.notes,
+    }
+
+
+def _analyse_friction(ctx: JobContext) -> dict[str, Any]:
+    """One batch cycle: derive errors, analyse friction, draft tickets, detect incidents."""
+    from pipeline.cycle import run_cycle
+
+    result = run_cycle(
+        _app(ctx), ctx.warehouse, ctx.window.start, ctx.window.end, ctx.now, trigger="scheduler"
+    )
+    return {
+        "analysis_run_id": result.run_id,
+        "clusters": len(result.clusters),
+        "tickets": len(result.tickets),
+        "incidents": len(result.incidents),
+        "timings_s": result.timings,
+    }
+
+
+def _pull_support_desk(ctx: JobContext) -> dict[str, Any]:
+    """New and updated support tickets from Zendesk (incremental export, stored cursor)."""
+    from ingest import zendesk
+
+    settings = _app(ctx)
+    if not settings.collectors.zendesk_url:
+        return {"skipped": "no support desk configured (collectors.zendesk_url is empty)"}
+    return zendesk.pull(ctx.warehouse, settings.collectors).to_dict()
+
+
+def _export_tickets(ctx: JobContext) -> dict[str, Any]:
+    """Send every approved ticket to the configured tracker (idempotent)."""
+    from ticketing import service as tickets
+
+    settings = _app(ctx)
+    results = tickets.export(ctx.warehouse, settings.ticketing, "approved", actor="scheduler")
+    return {
+        "target": settings.ticketing.default_export_target,
+        "exported": [r.to_json() for r in results if r.created],
+        "already_exported": [r.ticket_id for r in results if not r.created],
+    }
+
+
 def andon_jobs() -> list[JobDefinition]:
     """The jobs `andon serve` schedules (their schedules are ``[scheduler.jobs.<name>]``)."""
     return [
         JobDefinition(
+            "detect_incidents",
+            "Looks for regressions (slower, failing or lost traffic) and writes incident briefs.",
+            _detect_incidents,
+        ),
+        JobDefinition(
+            "analyse_friction",
+            "Finds where users struggle and drafts tickets for the review queue.",
+            _analyse_friction,
+        ),
+        JobDefinition(
+            "pull_support_desk",
+            "Fetches new and updated support tickets from the support desk.",
+            _pull_support_desk,
+        ),
+        JobDefinition(
+            "export_tickets",
+            "Sends approved tickets to the tracker.",
+            _export_tickets,
+        ),
+        JobDefinition(
             "housekeeping",
-            "Housekeeping: merges andon's state tables and records how big each table is.",
+            "Merges andon's state tables and records how big each table is.",
             _housekeeping,
         ),
     ]

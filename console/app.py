@@ -16,7 +16,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, authenticate, same_token
+from console.friction import friction_routes
+from console.incidents import incidents_routes
 from console.runs import failing_jobs, runs_routes
+from console.tickets import status_counts, tickets_routes
+from console.traces import traces_routes
 from console.web import STATIC, ConsoleContext, ConsoleWeb, Viewer, form_text, safe_next
 from scheduler import shared_runner
 
@@ -34,7 +38,11 @@ def console_routes(ctx: ConsoleContext) -> list[BaseRoute]:
         Route("/", web.page(_home(web)), methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=str(STATIC)), name="static"),
     ]
+    routes += tickets_routes(web)
+    routes += incidents_routes(web)
+    routes += friction_routes(web)
     routes += runs_routes(web)
+    routes += traces_routes(web)
     return routes
 
 
@@ -109,16 +117,38 @@ def _logout(request: Request, viewer: Viewer, form: FormData | None) -> Response
 
 def _home(web: ConsoleWeb) -> PageHandler:
     def home(request: Request, viewer: Viewer, form: FormData | None) -> Response:
-        runner = shared_runner(web.ctx.settings, web.ctx.warehouse)
+        from rca import service as rca
+
+        ctx = web.ctx
+        runner = shared_runner(ctx.settings, ctx.warehouse)
         failing = failing_jobs(runner)
+        counts = status_counts(ctx.warehouse)
+        waiting = counts["proposed"] + counts["edited"]
+        open_incidents = rca.list_incidents(ctx.warehouse, status="open")
         cards = [
+            {
+                "value": waiting,
+                "label": "tickets waiting for review"
+                if waiting != 1
+                else "ticket waiting for review",
+                "hint": f"{counts['approved']} approved, {counts['exported']} exported so far",
+                "href": "/tickets",
+                "tone": "warn" if waiting else "ok",
+            },
+            {
+                "value": len(open_incidents),
+                "label": "open incidents" if len(open_incidents) != 1 else "open incident",
+                "hint": open_incidents[0].title if open_incidents else "no regression detected",
+                "href": "/incidents?status=open",
+                "tone": "bad" if open_incidents else "ok",
+            },
             {
                 "value": len(failing),
                 "label": "failing jobs" if len(failing) != 1 else "failing job",
                 "hint": ", ".join(failing) if failing else "every job's last run worked",
                 "href": "/runs?status=failed" if failing else "/runs",
                 "tone": "bad" if failing else "ok",
-            }
+            },
         ]
         return web.render(
             request, "home.html", viewer, cards=cards, runs=runner.store.recent(limit=8)

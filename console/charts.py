@@ -47,10 +47,11 @@ def time_series(
     mark: datetime | None = None,
     mark_label: str = "",
     baseline: float | None = None,
+    events: Sequence[tuple[datetime, str]] = (),
     width: int = 760,
     height: int = 240,
 ) -> Markup:
-    """A line over time; an optional vertical marker (e.g. the onset) and a dashed baseline."""
+    """A line over time; a marker (e.g. the onset), event ticks (deploys), a dashed baseline."""
     values = [v for _, v in points if v is not None and math.isfinite(v)]
     if len(points) < 2 or not values:
         return Markup('<p class="empty">Not enough data points to draw this chart.</p>')
@@ -106,6 +107,14 @@ def time_series(
         elif len(segment) == 1:
             cx, cy = segment[0].split(",")
             parts.append(f'<circle class="dot" cx="{cx}" cy="{cy}" r="2.5"/>')
+    for i, (at, label) in enumerate(events):
+        if t0 <= at <= t1:
+            parts.append(
+                f'<line class="event" x1="{x(at):.1f}" x2="{x(at):.1f}" y1="{top}" '
+                f'y2="{top + plot_h}"><title>{escape(label)}</title></line>'
+                f'<text class="event-label" x="{x(at) + 3:.1f}" y="{top + plot_h - 6 - 12 * (i % 3)}">'
+                f"{escape(label)}</text>"
+            )
     if mark is not None and t0 <= mark <= t1:
         parts.append(
             f'<line class="marker" x1="{x(mark):.1f}" x2="{x(mark):.1f}" y1="{top}" '
@@ -190,6 +199,48 @@ def funnel(steps: Sequence[FunnelStep], *, title: str, width: int = 760) -> Mark
             f'<rect class="{cls}" x="{label_w}" y="{y + 5}" width="{bar_w:.1f}" height="{row_h - 10}"/>'
             f'<text class="value" x="{label_w + plot_w + 8}" y="{y + 19}">'
             f"{step.sessions:,} sessions ({reach:.0f}%) · {100 * step.dropoff_rate:.1f}% leave</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@dataclass(frozen=True)
+class SpanBar:
+    """One span of a trace for the waterfall: when it started, how long, how deep, its status."""
+
+    label: str
+    service: str
+    offset_ms: float
+    duration_ms: float
+    depth: int
+    error: bool
+
+
+def waterfall(spans: Sequence[SpanBar], *, title: str, width: int = 1000) -> Markup:
+    """A trace as a waterfall: one row per span, indented by depth, red when it failed."""
+    if not spans:
+        return Markup('<p class="empty">This trace has no spans in the warehouse.</p>')
+    label_w, info_w, row_h = 360, 110, 22
+    height = row_h * len(spans) + 8
+    total = max(max(s.offset_ms + s.duration_ms for s in spans), 0.001)
+    plot_w = width - label_w - info_w
+    parts = [
+        f'<svg class="chart waterfall" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
+    for i, span in enumerate(spans):
+        y = 4 + i * row_h
+        x = label_w + plot_w * span.offset_ms / total
+        bar_w = max(1.5, plot_w * span.duration_ms / total)
+        text = f"{span.service}: {span.label}"
+        short = text if len(text) <= 44 - span.depth * 2 else text[: 43 - span.depth * 2] + "…"
+        cls = "bar hl" if span.error else "bar"
+        parts.append(
+            f'<text class="label" x="{8 + span.depth * 12}" y="{y + 15}">'
+            f"<title>{escape(text)}</title>{escape(short)}</text>"
+            f'<rect class="{cls}" x="{x:.1f}" y="{y + 4}" width="{bar_w:.1f}" height="{row_h - 8}"/>'
+            f'<text class="value" x="{width - 8}" y="{y + 15}" text-anchor="end">'
+            f"{escape(format_number(span.duration_ms, 'ms'))}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

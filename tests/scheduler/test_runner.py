@@ -17,6 +17,7 @@ from scheduler import (
     Scheduler,
     SchedulerSettings,
     Window,
+    floor_time,
 )
 from warehouse import Warehouse
 
@@ -306,20 +307,45 @@ def _setting(event: threading.Event) -> Any:
     return job
 
 
-def test_apscheduler_fires_the_jobs(warehouse: Warehouse) -> None:
+def test_apscheduler_catches_up_at_start_after_downtime(warehouse: Warehouse) -> None:
     done = threading.Event()
     runner = JobRunner(
         [JobDefinition("tick", "tick", _setting(done))],
         SchedulerSettings(jobs={"tick": JobSchedule(every="1h")}),
         warehouse,
     )
+    # The last scheduled run ended three hours ago: andon was down since.
+    hour = floor_time(runner.clock.now(), timedelta(hours=1))
+    stale = runner._new_run(
+        runner.job("tick"), Window(hour - timedelta(hours=4), hour - timedelta(hours=3)),
+        "schedule", "scheduler", "",
+    )  # fmt: skip
+    runner.store.record(stale.model_copy(update={"version": 1, "status": "succeeded"}))
     scheduler = Scheduler(runner)
     scheduler.start()
     try:
-        assert done.wait(30), "the job did not fire on start"
+        assert done.wait(30), "the catch-up run did not fire on start"
         assert scheduler.running
         assert set(scheduler.next_runs()) == {"tick"}
     finally:
         scheduler.shutdown()
-    runs = runner.store.recent(job="tick")
-    assert runs and runs[0].status in ("succeeded", "running")
+    runs = [r for r in runner.store.recent(job="tick") if r.run_id != stale.run_id]
+    assert len(runs) == 1 and runs[0].trigger == "catchup" and runs[0].status == "succeeded"
+    assert runs[0].window.start == hour - timedelta(hours=3)
+
+
+def test_apscheduler_waits_for_the_boundary_when_nothing_was_missed(warehouse: Warehouse) -> None:
+    runner = JobRunner(
+        [JobDefinition("tick", "tick", lambda ctx: {})],
+        SchedulerSettings(jobs={"tick": JobSchedule(every="1d")}),
+        warehouse,
+    )
+    scheduler = Scheduler(runner)
+    scheduler.start()
+    try:
+        next_run = scheduler.next_runs()["tick"]
+        assert next_run is not None and next_run > runner.clock.now()
+        assert next_run == floor_time(next_run, timedelta(days=1))  # a UTC day boundary
+    finally:
+        scheduler.shutdown()
+    assert runner.store.recent(job="tick") == []
