@@ -13,7 +13,9 @@ decompressed): 413.
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -82,6 +84,17 @@ def _brotli(body: bytes, limit: int) -> bytes:
     return data
 
 
+def _legacy_store_body(body: bytes) -> bytes:
+    """Old SDKs (raven) post store bodies as base64 of zlib-compressed JSON."""
+    stripped = body.strip()
+    if stripped[:1] in (b"{", b"["):
+        return body
+    try:
+        return zlib.decompress(base64.b64decode(stripped, validate=True))
+    except (ValueError, zlib.error):
+        return body  # not that encoding either: let the JSON parser report it
+
+
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
@@ -108,7 +121,7 @@ def routes(ctx: ServerContext) -> list[BaseRoute]:
             header, payloads = {}, []
         project = sentry.check_key(cfg, project_id, key)
         if not envelope:
-            event = _json(body)
+            event = _json(_legacy_store_body(body))
             if not isinstance(event, dict):
                 raise InputError("expected a JSON event object", field="body")
             payloads = [event]

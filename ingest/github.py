@@ -133,7 +133,13 @@ def changes_from_event(event: str, payload: Mapping[str, Any]) -> list[Change]:
 def _deployment(event: str, payload: Mapping[str, Any]) -> Deployment:
     repo, name = _repo(payload)
     dep = _object(payload.get("deployment"), "deployment")
-    extra = _maybe(dep.get("payload"))
+    raw_payload = dep.get("payload")
+    if isinstance(raw_payload, str) and raw_payload.strip().startswith("{"):
+        try:  # the Deployments API accepts the payload as a JSON string too
+            raw_payload = json.loads(raw_payload)
+        except ValueError:
+            raw_payload = None
+    extra = _maybe(raw_payload)
     sha = fields.text(dep, "sha").lower()
     started = fields.parse_time(dep.get("created_at"), "deployment.created_at")
     status, finished = "queued", None

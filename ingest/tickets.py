@@ -119,7 +119,10 @@ Parsed = tuple[int | None, Mapping[str, Any] | InputError]
 
 def read_csv(text: str) -> Iterator[Parsed]:
     """Rows of a CSV export as mappings keyed by lower-case header, with their line numbers."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first_line = text.split("\n", 1)[0]
+    # Spreadsheet exports in many locales use ';' (or tabs): take whichever the header uses.
+    delimiter = max(",;\t|", key=first_line.count) if first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip().lower().lstrip("\ufeff") for h in next(reader)]
     except StopIteration:

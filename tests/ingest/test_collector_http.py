@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,7 +140,9 @@ def test_sentry_store_endpoint_gzip_and_bad_input(
     assert ok.status_code == 200 and ok.json() == {"id": "b" * 32}
     again = httpx.post(url, json=event)
     assert again.status_code == 200
-    assert len(_errors(warehouse)) == 1  # the same event twice is one error
+    legacy = base64.b64encode(zlib.compress(json.dumps(event).encode()))  # raven's encoding
+    assert httpx.post(url, content=legacy).status_code == 200
+    assert len(_errors(warehouse)) == 1  # the same event three times is one error
 
     bad = httpx.post(url, json={**event, "event_id": "c" * 32, "timestamp": "soon"})
     assert bad.status_code == 400 and bad.json()["field"] == "timestamp"

@@ -51,6 +51,9 @@ def test_deployment_status_failure_and_pending() -> None:
     assert isinstance(dep, Deployment)
     assert (dep.service, dep.version, dep.status, dep.environment) == ("shop", "v2.1.0", "failure", "staging")  # fmt: skip
     assert dep.finished_at is not None
+    as_string = {**failed, "deployment": {**deployment, "payload": '{"service": "api", "version": "2.1.0"}'}}  # fmt: skip
+    (dep,) = github.changes_from_event("deployment_status", as_string)
+    assert isinstance(dep, Deployment) and (dep.service, dep.version) == ("api", "2.1.0")
     pending = {**failed, "deployment_status": {"state": "pending", "created_at": "2026-03-01T10:00:01Z"}}  # fmt: skip
     (dep,) = github.changes_from_event("deployment_status", pending)
     assert isinstance(dep, Deployment) and (dep.status, dep.finished_at) == ("queued", None)

@@ -145,3 +145,11 @@ def test_shared_bitext_sample_imports(
             writer.writerow([f"b{i}", "2026-03-01T00:00:00Z", row["intent"], row["instruction"], row["category"]])  # fmt: skip
     report = tickets.ingest_file(warehouse, out)
     assert (report.stored, len(report.rejected)) == (300, 0)
+
+
+def test_semicolon_csv_from_a_spreadsheet(warehouse: Warehouse, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("id;created_at;subject;body;tags\nA1;2026-03-01T10:00:00Z;Retour;Colis abîmé, merci;colis,retour\n")  # fmt: skip
+    report = tickets.ingest_file(warehouse, path)
+    assert (report.stored, report.rejected) == (1, [])
+    assert _rows(warehouse)[0][1:4] == ("Retour", "Colis abîmé, merci", ["colis", "retour"])
