@@ -115,9 +115,20 @@ def _iban_ok(candidate: str) -> bool:
     return number % 97 == 1
 
 
+# Issuer prefixes of the card networks (Visa 4, Mastercard 51-55/22-27, Amex 34/37, Discover
+# 6011/64/65, JCB 35, Diners 30/36/38, UnionPay 62, Maestro 50/56-69): with the Luhn check this
+# keeps order and tracking numbers, which pass Luhn one time in ten, out of "[card]".
+_CARD_PREFIX_RE = re.compile(r"^(?:4|5[0-5]|5[6-9]|2[2-7]|3[0478]|35|6)")
+
+
 def _replace_card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and _luhn_ok(digits) and len(set(digits)) > 1:
+    if (
+        13 <= len(digits) <= 19
+        and _CARD_PREFIX_RE.match(digits)
+        and _luhn_ok(digits)
+        and len(set(digits)) > 1
+    ):
         return CARD
     return match.group(0)
 
@@ -149,8 +160,12 @@ def _is_phone(candidate: str, has_context: bool) -> bool:
         return False
     if re.fullmatch(r"(?:\d{1,3}\.){3}\d{1,3}", stripped):
         return False  # an IPv4 address, handled (or deliberately kept) elsewhere
-    if stripped.startswith(("+", "00")):
+    if stripped.startswith("+"):
         return 8 <= len(digits) <= 15
+    if stripped.startswith("00"):
+        # 00 is the international prefix only before a country code (never starting with 0);
+        # "00123842" is an order number.
+        return digits[2:3] != "0" and 10 <= len(digits) <= 17
     separated = bool(re.search(r"[ .\-/()]", stripped))
     if not separated:
         return has_context and 7 <= len(digits) <= 15

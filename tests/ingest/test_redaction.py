@@ -57,6 +57,10 @@ KEPT = [
     "HTTP 502 from payments after 3000 ms; retried 3 times",
     "card 4111 1111 1111 1112 (not a valid number)",
     "I was charged twice for my order, please refund 49.99",
+    # from the bitext support sample: order numbers are not cards or phone numbers
+    "how can I cancel purchase 113542617735902?",
+    "can you help me canceling purchase 00004587345?",
+    "assistance cancelling purchase 00123842",
 ]
 
 
