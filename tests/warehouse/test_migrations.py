@@ -83,10 +83,10 @@ def test_migrations_are_recorded_and_idempotent(warehouse: Warehouse) -> None:
     ) == len(ids)
 
 
-def test_existing_collector_table_is_kept(settings: Settings) -> None:
+def test_existing_collector_table_is_kept(fresh_settings: Settings) -> None:
     from warehouse import connect
 
-    wh = connect(settings.warehouse)
+    wh = connect(fresh_settings.warehouse)
     try:
         # A Collector created otel_traces first, with a row already in it.
         ddl = ", ".join(f"`{n}` {t}" for n, t in COLLECTOR_TRACE_COLUMNS.items() if "." not in n)
@@ -108,10 +108,10 @@ def test_existing_collector_table_is_kept(settings: Settings) -> None:
         wh.close()
 
 
-def test_incompatible_existing_table_is_refused(settings: Settings) -> None:
+def test_incompatible_existing_table_is_refused(fresh_settings: Settings) -> None:
     from warehouse import connect
 
-    wh = connect(settings.warehouse)
+    wh = connect(fresh_settings.warehouse)
     try:
         wh.command(
             f"CREATE TABLE {wh.table('otel_traces')} (Timestamp DateTime) ENGINE = MergeTree ORDER BY Timestamp"
@@ -123,8 +123,8 @@ def test_incompatible_existing_table_is_refused(settings: Settings) -> None:
         wh.close()
 
 
-def test_ttl_and_cluster_variants_render(settings: Settings) -> None:
-    cfg = settings.warehouse.model_copy(update={"ttl_days": 7, "cluster": "prod"})
+def test_ttl_and_cluster_variants_render(fresh_settings: Settings) -> None:
+    cfg = fresh_settings.warehouse.model_copy(update={"ttl_days": 7, "cluster": "prod"})
 
     class _Fake:
         database = "andon"
@@ -141,8 +141,8 @@ def test_ttl_and_cluster_variants_render(settings: Settings) -> None:
     assert "ON CLUSTER `prod`" in traces_sql
 
 
-def test_ttl_applies_on_embedded(settings: Settings) -> None:
-    cfg = settings.warehouse.model_copy(update={"ttl_days": 30})
+def test_ttl_applies_on_embedded(fresh_settings: Settings) -> None:
+    cfg = fresh_settings.warehouse.model_copy(update={"ttl_days": 30})
     wh = open_warehouse(cfg)
     try:
         ddl = wh.scalar(f"SHOW CREATE TABLE {wh.table('otel_traces')}")
