@@ -78,7 +78,7 @@ def test_conventions(small_shop: Simulation) -> None:
 def test_versions_change_at_deploy_time(small_shop: Simulation) -> None:
     deploy = next(d for d in small_shop.manifest.deployments if d.culprit)
     cutoff = int(deploy.finished_at.timestamp() * 1e9)
-    versions = {"before": set(), "after": set()}
+    versions: dict[str, set[str]] = {"before": set(), "after": set()}
     for span in small_shop.spans:
         if span.resource.attributes["service.name"] == deploy.service:
             key = "after" if span.start_time >= cutoff else "before"
