@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import httpx
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
@@ -137,3 +139,20 @@ def test_declared_deployments_switch_inference_off(
     changes.store(warehouse, [declared])
     since, until = datetime(2026, 1, 1), datetime(2027, 1, 1)
     assert infer_deployments(warehouse, since, until) == 0
+
+
+def test_real_hotrod_trace_errors_group_as_one_bug(
+    settings: Settings, warehouse: Warehouse, shared_data: Path
+) -> None:
+    """Jaeger's HotROD trace (third-party OTLP JSON): three 'redis timeout' exception events."""
+    body = (shared_data / "otlp" / "hotrod-trace-otlp.json").read_bytes()
+    with start_server(settings, warehouse, ingest_port=0, console_port=0) as running:
+        response = httpx.post(f"{running.ingest_url}/v1/traces", content=body, headers={"Content-Type": "application/json"})  # fmt: skip
+        assert response.status_code == 200
+    assert derive_errors(warehouse, datetime(2020, 1, 1), datetime(2030, 1, 1)) == 3
+    rows = warehouse.rows(
+        f"SELECT ExceptionType, ExceptionMessage, ServiceName, Route, uniqExact(Fingerprint) OVER () "
+        f"FROM {warehouse.table('andon_errors')}"
+    )
+    assert {r[:2] for r in rows} == {("*errors.errorString", "redis timeout")}
+    assert rows[0][4] == 1 and all(r[3] for r in rows)
