@@ -24,7 +24,10 @@ class IngestSettings(BaseModel):
         default=50_000, ge=1, description="Rows gathered from concurrent requests into one insert."
     )
     batch_max_delay_ms: int = Field(
-        default=50, ge=0, description="How long the writer waits to fill a batch before inserting."
+        default=200,
+        ge=0,
+        description="Longest the writer holds a batch open for requests already being decoded "
+        "(a lone request is never held).",
     )
     queue_max_rows: int = Field(
         default=1_000_000,

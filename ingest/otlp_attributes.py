@@ -113,12 +113,16 @@ def attributes_to_map(attributes: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for kv in attributes:
         value = kv.value
+        # Most values are non-empty strings: one field read instead of a oneof lookup.
+        text = value.string_value
+        if text:
+            out[kv.key] = text
+            continue
         kind = value.WhichOneof("value")
-        # The two common cases inline: this runs for every attribute of every span.
-        if kind == "string_value":
-            out[kv.key] = value.string_value
-        elif kind == "int_value":
+        if kind == "int_value":
             out[kv.key] = str(value.int_value)
+        elif kind == "string_value":
+            out[kv.key] = ""
         else:
             out[kv.key] = any_value_to_str(value)
     return out

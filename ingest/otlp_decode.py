@@ -7,11 +7,10 @@ data: ids as lowercase hex, ``SpanKind`` as ``Server``/``Client``/..., ``StatusC
 stringifies them. Timestamps are kept as integer nanoseconds (``DateTime64(9)`` ticks) so no
 precision is lost on the way in.
 
-Protobuf bodies are parsed with the upb-backed ``opentelemetry.proto`` classes and walked once,
-appending straight to per-column lists (no per-span dicts). OTLP/JSON bodies follow the OTLP
-JSON rules (lowerCamelCase keys, hex ids, integer enums, int64s as strings or numbers, unknown
-fields ignored): ids are turned from hex into bytes, then the protobuf JSON mapping builds the
-same message, so both encodings share one walker.
+Protobuf bodies are parsed into the wire-compatible shallow classes of `otlp_wire` (upb) and
+walked once, appending straight to per-column lists; attributes go through a cache of their
+serialized bytes. OTLP/JSON bodies (`otlp_json`) become the same protobuf message first, so both
+encodings share one walker.
 
 Items with invalid ids are rejected one by one (counted for OTLP's ``partial_success``) while
 the rest of the request is kept; a body that cannot be decoded at all raises `InputError`.
@@ -19,20 +18,19 @@ the rest of the request is kept; a body that cannot be decoded at all raises `In
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from errors import InputError
+from ingest import otlp_json
 from ingest.otlp_attributes import any_value_to_str, attributes_to_map, string_attribute
+from ingest.otlp_wire import KeyValueCache, LogsRequest, TraceRequest
 
 TRACES_TABLE = "otel_traces"
 LOGS_TABLE = "otel_logs"
@@ -55,6 +53,10 @@ LOG_COLUMNS: tuple[str, ...] = (
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
 
+_KIND_NAMES = dict(enumerate(SPAN_KINDS))
+_STATUS_NAMES = dict(enumerate(STATUS_CODES))
+_PER_SCOPE_TRACE_COLUMNS = ("ServiceName", "ResourceAttributes", "ScopeName", "ScopeVersion")
+_EMPTY: list[Any] = []
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 
@@ -116,78 +118,108 @@ def _hex_or_empty(raw: bytes) -> str:
 # -- traces --------------------------------------------------------------------------------
 
 
-def traces_from_request(
-    request: ExportTraceServiceRequest, rejected: _Rejections | None = None
-) -> ColumnBatch:
-    """Walk a decoded trace export request into ``otel_traces`` columns."""
+class _StatusCache(dict[bytes, tuple[str, str]]):
+    """Serialized ``Status`` -> ``(StatusCode string, message)``; statuses repeat a lot."""
+
+    def __missing__(self, raw: bytes) -> tuple[str, str]:
+        status = Status.FromString(raw)
+        pair = (_STATUS_NAMES.get(status.code, ""), status.message)
+        if len(self) >= 10_000:
+            self.clear()
+        self[raw] = pair
+        return pair
+
+
+_ATTRIBUTES = KeyValueCache()
+_STATUSES = _StatusCache()
+_STATUSES[b""] = ("Unset", "")
+
+
+def _scope_fields(raw: bytes) -> tuple[str, str, dict[str, str]]:
+    scope = InstrumentationScope.FromString(raw)
+    return scope.name, scope.version, attributes_to_map(scope.attributes)
+
+
+def _resource_fields(raw: bytes) -> tuple[dict[str, str], str]:
+    attributes = Resource.FromString(raw).attributes
+    return attributes_to_map(attributes), string_attribute(attributes, "service.name")
+
+
+def traces_from_request(request: Any, rejected: _Rejections | None = None) -> ColumnBatch:
+    """Walk a trace export request (`otlp_wire.TraceRequest`) into ``otel_traces`` columns."""
     rejections = rejected or _Rejections()
     cols: dict[str, list[Any]] = {name: [] for name in TRACE_COLUMNS}
-    # Bound appends: this loop runs once per span, so attribute lookups add up.
-    # Bound appends, in TRACE_COLUMNS order: this loop runs once per span.
+    # This loop runs once per span: bound appends, constants in locals, no per-span dicts.
     (
-        ts_, trace_, span_, parent_, state_, name_, kind_, service_, res_, scope_n, scope_v,
-        attrs_, dur_, code_, msg_, ev_ts, ev_name, ev_attrs, ln_trace, ln_span, ln_state, ln_attrs,
-    ) = (cols[name].append for name in TRACE_COLUMNS)  # fmt: skip
-    kinds, codes = SPAN_KINDS, STATUS_CODES
+        ts_, trace_, span_, parent_, state_, name_, kind_, attrs_, dur_, code_, msg_,
+        ev_ts, ev_name, ev_attrs, ln_trace, ln_span, ln_state, ln_attrs,
+    ) = (cols[name].append for name in TRACE_COLUMNS if name not in _PER_SCOPE_TRACE_COLUMNS)  # fmt: skip
+    services, resources, scope_names, scope_versions = (
+        cols[name] for name in _PER_SCOPE_TRACE_COLUMNS
+    )
+    kinds, empty = _KIND_NAMES, _EMPTY
+    attribute, status_of = _ATTRIBUTES.__getitem__, _STATUSES.__getitem__
+    zero_trace, zero_span = _ZERO_TRACE_ID, _ZERO_SPAN_ID
     for ri, resource_spans in enumerate(request.resource_spans):
-        resource_attrs = resource_spans.resource.attributes
-        resource_map = attributes_to_map(resource_attrs)
-        service = string_attribute(resource_attrs, "service.name")
+        resource_map, service = _resource_fields(resource_spans.resource)
         for si, scope_spans in enumerate(resource_spans.scope_spans):
-            scope = scope_spans.scope
-            scope_name, scope_version = scope.name, scope.version
+            scope_name, scope_version, _ = _scope_fields(scope_spans.scope)
+            accepted = 0
             for pi, span in enumerate(scope_spans.spans):
                 trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
                 if (
                     len(trace_id) != 16
                     or len(span_id) != 8
-                    or trace_id == _ZERO_TRACE_ID
-                    or span_id == _ZERO_SPAN_ID
+                    or trace_id == zero_trace
+                    or span_id == zero_span
                     or (parent_id and len(parent_id) != 8)
                 ):
                     where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                     rejections.add(where, _span_id_problem(trace_id, span_id, parent_id) or "")
                     continue
+                accepted += 1
                 start, end = span.start_time_unix_nano, span.end_time_unix_nano
                 ts_(start)
                 trace_(trace_id.hex())
                 span_(span_id.hex())
-                parent_("" if not parent_id or parent_id == _ZERO_SPAN_ID else parent_id.hex())
+                parent_("" if not parent_id or parent_id == zero_span else parent_id.hex())
                 state_(span.trace_state)
                 name_(span.name)
-                kind = span.kind
-                kind_(kinds[kind] if 0 <= kind < 6 else "")
-                service_(service)
-                res_(resource_map)
-                scope_n(scope_name)
-                scope_v(scope_version)
-                attrs_(attributes_to_map(span.attributes))
+                kind_(kinds.get(span.kind, ""))
+                attrs_(dict(map(attribute, span.attributes)))
                 # A clock step can make end < start; a negative duration is meaningless.
                 dur_(end - start if end > start else 0)
-                status = span.status
-                code = status.code
-                code_(codes[code] if 0 <= code < 3 else "")
-                msg_(status.message)
+                code, message = status_of(span.status)
+                code_(code)
+                msg_(message)
                 events = span.events
                 if events:
-                    ev_ts([e.time_unix_nano for e in events])
-                    ev_name([e.name for e in events])
-                    ev_attrs([attributes_to_map(e.attributes) for e in events])
+                    parsed = [Span.Event.FromString(raw) for raw in events]
+                    ev_ts([e.time_unix_nano for e in parsed])
+                    ev_name([e.name for e in parsed])
+                    ev_attrs([attributes_to_map(e.attributes) for e in parsed])
                 else:
-                    ev_ts([])
-                    ev_name([])
-                    ev_attrs([])
+                    # One shared empty list: rows are never mutated after decoding.
+                    ev_ts(empty)
+                    ev_name(empty)
+                    ev_attrs(empty)
                 links = span.links
                 if links:
-                    ln_trace([_hex_or_empty(link.trace_id) for link in links])
-                    ln_span([_hex_or_empty(link.span_id) for link in links])
-                    ln_state([link.trace_state for link in links])
-                    ln_attrs([attributes_to_map(link.attributes) for link in links])
+                    parsed_links = [Span.Link.FromString(raw) for raw in links]
+                    ln_trace([_hex_or_empty(link.trace_id) for link in parsed_links])
+                    ln_span([_hex_or_empty(link.span_id) for link in parsed_links])
+                    ln_state([link.trace_state for link in parsed_links])
+                    ln_attrs([attributes_to_map(link.attributes) for link in parsed_links])
                 else:
-                    ln_trace([])
-                    ln_span([])
-                    ln_state([])
-                    ln_attrs([])
+                    ln_trace(empty)
+                    ln_span(empty)
+                    ln_state(empty)
+                    ln_attrs(empty)
+            # Resource and scope values are the same for every span of the scope.
+            services.extend([service] * accepted)
+            resources.extend([resource_map] * accepted)
+            scope_names.extend([scope_name] * accepted)
+            scope_versions.extend([scope_version] * accepted)
     return ColumnBatch(TRACES_TABLE, cols, rejections.count, rejections.errors)
 
 
@@ -206,25 +238,20 @@ def _span_id_problem(trace_id: bytes, span_id: bytes, parent_id: bytes) -> str |
 # -- logs ----------------------------------------------------------------------------------
 
 
-def logs_from_request(
-    request: ExportLogsServiceRequest, rejected: _Rejections | None = None
-) -> ColumnBatch:
-    """Walk a decoded logs export request into ``otel_logs`` columns."""
+def logs_from_request(request: Any, rejected: _Rejections | None = None) -> ColumnBatch:
+    """Walk a logs export request (`otlp_wire.LogsRequest`) into ``otel_logs`` columns."""
     rejections = rejected or _Rejections()
     cols: dict[str, list[Any]] = {name: [] for name in LOG_COLUMNS}
     (
         ts_, trace_, span_, flags_, sev_text, sev_num, service_, body_, res_url, res_attrs,
         scope_url, scope_n, scope_v, scope_attrs, attrs_, event_,
     ) = (cols[name].append for name in LOG_COLUMNS)  # fmt: skip
+    attribute = _ATTRIBUTES.__getitem__
     for ri, resource_logs in enumerate(request.resource_logs):
-        resource_attributes = resource_logs.resource.attributes
-        resource_map = attributes_to_map(resource_attributes)
-        service = string_attribute(resource_attributes, "service.name")
+        resource_map, service = _resource_fields(resource_logs.resource)
         resource_url = resource_logs.schema_url
         for si, scope_logs in enumerate(resource_logs.scope_logs):
-            scope = scope_logs.scope
-            scope_name, scope_version = scope.name, scope.version
-            scope_map = attributes_to_map(scope.attributes)
+            scope_name, scope_version, scope_map = _scope_fields(scope_logs.scope)
             scope_url_value = scope_logs.schema_url
             for li, record in enumerate(scope_logs.log_records):
                 trace_id, span_id = record.trace_id, record.span_id
@@ -243,14 +270,15 @@ def logs_from_request(
                 severity = record.severity_number
                 sev_num(severity if 0 <= severity <= 255 else 0)
                 service_(service)
-                body_(any_value_to_str(record.body) if record.HasField("body") else "")
+                body = record.body
+                body_(any_value_to_str(AnyValue.FromString(body)) if body else "")
                 res_url(resource_url)
                 res_attrs(resource_map)
                 scope_url(scope_url_value)
                 scope_n(scope_name)
                 scope_v(scope_version)
                 scope_attrs(scope_map)
-                attrs_(attributes_to_map(record.attributes))
+                attrs_(dict(map(attribute, record.attributes)))
                 event_(record.event_name)
     return ColumnBatch(LOGS_TABLE, cols, rejections.count, rejections.errors)
 
@@ -266,45 +294,43 @@ def _log_id_problem(trace_id: bytes, span_id: bytes) -> str | None:
 # -- entry points --------------------------------------------------------------------------
 
 
-def _parse_protobuf(message_type: type[Message], body: bytes, what: str) -> Any:
+def _walk(
+    walker: Callable[..., ColumnBatch],
+    wire_type: Any,
+    body: bytes,
+    what: str,
+    rejected: _Rejections | None = None,
+) -> ColumnBatch:
     try:
-        return message_type.FromString(body)
+        return walker(wire_type.FromString(body), rejected)
     except DecodeError as exc:
         raise InputError(f"cannot decode the protobuf {what} request: {exc}") from exc
 
 
 def decode_traces_protobuf(body: bytes) -> ColumnBatch:
     """``application/x-protobuf`` ExportTraceServiceRequest -> otel_traces columns."""
-    return traces_from_request(_parse_protobuf(ExportTraceServiceRequest, body, "traces"))
+    return _walk(traces_from_request, TraceRequest, body, "traces")
 
 
 def decode_logs_protobuf(body: bytes) -> ColumnBatch:
     """``application/x-protobuf`` ExportLogsServiceRequest -> otel_logs columns."""
-    return logs_from_request(_parse_protobuf(ExportLogsServiceRequest, body, "logs"))
+    return _walk(logs_from_request, LogsRequest, body, "logs")
 
 
 def decode_traces_json(body: bytes) -> ColumnBatch:
     """OTLP/JSON ExportTraceServiceRequest -> otel_traces columns."""
-    data = _load_json(body, "traces")
     rejections = _Rejections()
-    for ri, resource in enumerate(_items(data, "resourceSpans", "resource_spans", "")):
-        for si, scope in enumerate(_items(resource, "scopeSpans", "scope_spans", f"[{ri}]")):
-            where = f"resourceSpans[{ri}].scopeSpans[{si}]"
-            _filter_items(scope, ("spans",), where + ".spans", rejections, _convert_span_ids)
-    request = _from_json(ExportTraceServiceRequest, data, "traces")
-    return traces_from_request(request, rejections)
+    request = otlp_json.traces_request(body, rejections.add)
+    return _walk(
+        traces_from_request, TraceRequest, request.SerializeToString(), "traces", rejections
+    )
 
 
 def decode_logs_json(body: bytes) -> ColumnBatch:
     """OTLP/JSON ExportLogsServiceRequest -> otel_logs columns."""
-    data = _load_json(body, "logs")
     rejections = _Rejections()
-    for ri, resource in enumerate(_items(data, "resourceLogs", "resource_logs", "")):
-        for si, scope in enumerate(_items(resource, "scopeLogs", "scope_logs", f"[{ri}]")):
-            where = f"resourceLogs[{ri}].scopeLogs[{si}].logRecords"
-            _filter_items(scope, ("logRecords", "log_records"), where, rejections, _convert_log_ids)
-    request = _from_json(ExportLogsServiceRequest, data, "logs")
-    return logs_from_request(request, rejections)
+    request = otlp_json.logs_request(body, rejections.add)
+    return _walk(logs_from_request, LogsRequest, request.SerializeToString(), "logs", rejections)
 
 
 DECODERS: dict[tuple[str, str], Callable[[bytes], ColumnBatch]] = {
@@ -313,104 +339,3 @@ DECODERS: dict[tuple[str, str], Callable[[bytes], ColumnBatch]] = {
     ("logs", "protobuf"): decode_logs_protobuf,
     ("logs", "json"): decode_logs_json,
 }
-
-
-# -- OTLP/JSON specifics -------------------------------------------------------------------
-
-
-def _load_json(body: bytes, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"the JSON {what} request is not UTF-8: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"invalid JSON in the {what} request at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise InputError(f"the JSON {what} request must be an object, got {type(data).__name__}")
-    return data
-
-
-def _items(container: Any, camel: str, snake: str, where: str) -> list[Any]:
-    """The list under a key (lowerCamelCase or the proto name); shape errors are left to the
-    protobuf JSON parser, which names the field."""
-    if not isinstance(container, dict):
-        return []
-    value = container.get(camel, container.get(snake))
-    return value if isinstance(value, list) else []
-
-
-def _filter_items(
-    scope: Any,
-    keys: tuple[str, ...],
-    where: str,
-    rejections: _Rejections,
-    convert: Callable[[dict[str, Any]], str | None],
-) -> None:
-    """Convert hex ids in place; drop (and count) the items whose ids are not valid hex."""
-    if not isinstance(scope, dict):
-        return
-    for key in keys:
-        items = scope.get(key)
-        if not isinstance(items, list):
-            continue
-        kept = []
-        for index, item in enumerate(items):
-            problem = convert(item) if isinstance(item, dict) else None
-            if problem:
-                rejections.add(f"{where}[{index}]", problem)
-            else:
-                kept.append(item)
-        scope[key] = kept
-
-
-def _hex_to_base64(item: dict[str, Any], camel: str, snake: str) -> str | None:
-    """Replace a hex id by the base64 the protobuf JSON mapping expects; say why it can't."""
-    for key in (camel, snake):
-        value = item.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            return f"{camel} must be a hex string, got {type(value).__name__}"
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError:
-            return f"{camel} is not hex: {value[:40]!r}"
-        item[key] = base64.b64encode(raw).decode("ascii")
-    return None
-
-
-def _convert_span_ids(span: dict[str, Any]) -> str | None:
-    for camel, snake in (
-        ("traceId", "trace_id"),
-        ("spanId", "span_id"),
-        ("parentSpanId", "parent_span_id"),
-    ):
-        if problem := _hex_to_base64(span, camel, snake):
-            return problem
-    links = span.get("links")
-    if isinstance(links, list):
-        for index, link in enumerate(links):
-            if not isinstance(link, dict):
-                continue
-            for camel, snake in (("traceId", "trace_id"), ("spanId", "span_id")):
-                if problem := _hex_to_base64(link, camel, snake):
-                    return f"links[{index}].{problem}"
-    return None
-
-
-def _convert_log_ids(record: dict[str, Any]) -> str | None:
-    for camel, snake in (("traceId", "trace_id"), ("spanId", "span_id")):
-        if problem := _hex_to_base64(record, camel, snake):
-            return problem
-    return None
-
-
-def _from_json(message_type: type[Message], data: dict[str, Any], what: str) -> Any:
-    message = message_type()
-    try:
-        json_format.ParseDict(data, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, binascii.Error, TypeError, ValueError) as exc:
-        raise InputError(f"invalid OTLP/JSON {what} request: {exc}") from exc
-    return message

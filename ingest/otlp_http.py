@@ -22,6 +22,7 @@ import json
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
@@ -190,10 +191,11 @@ class OtlpReceiver:
         try:
             fmt = body_format(request.headers.get("content-type"))
             check_token(self._token, request.headers.get("authorization"))
-            raw = await self._read_body(request)
-            batch = await to_thread.run_sync(self._decode, raw, request, signal, fmt)
-            if batch.rows:
-                future = self.ctx.writer.submit(batch.table, batch.columns)
+            # From here until its rows are submitted, the writer holds its batch open for us.
+            with self.ctx.writer.expecting():
+                raw = await self._read_body(request)
+                batch, future = await to_thread.run_sync(self._decode, raw, request, signal, fmt)
+            if future is not None:
                 await asyncio.wrap_future(future)
             return export_response(signal, batch, fmt)
         except ClientDisconnect:
@@ -226,12 +228,15 @@ class OtlpReceiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _decode(self, raw: bytes, request: Request, signal: _Signal, fmt: str) -> ColumnBatch:
-        # Runs in a worker thread: decompression and decoding are CPU work.
-        body = decompress(
-            raw, request.headers.get("content-encoding"), self.settings.max_body_bytes
-        )
-        return DECODERS[(signal.name, fmt)](body)
+    def _decode(
+        self, raw: bytes, request: Request, signal: _Signal, fmt: str
+    ) -> tuple[ColumnBatch, Future[int] | None]:
+        """Decompress, decode and submit (in a worker thread: this is the CPU work)."""
+        encoding = request.headers.get("content-encoding")
+        body = decompress(raw, encoding, self.settings.max_body_bytes)
+        batch = DECODERS[(signal.name, fmt)](body)
+        future = self.ctx.writer.submit(batch.table, batch.columns) if batch.rows else None
+        return batch, future
 
 
 def otlp_routes(ctx: ServerContext) -> list[BaseRoute]:

@@ -3,8 +3,15 @@
 Every endpoint that stores telemetry-sized volumes hands its decoded rows to the one
 `BatchWriter` of the process and waits on the returned future; the future resolves only after
 the insert holding those rows has committed, so a request is acknowledged only once its data is
-durable. One writer thread gathers what arrived (up to ``batch_max_rows``, waiting at most
-``batch_max_delay_ms`` for more), concatenates it per table and inserts it column-oriented.
+durable. One writer thread gathers what arrived, concatenates it per table and inserts it
+column-oriented, up to ``batch_max_rows`` per insert.
+
+Why batch: each insert into a MergeTree table costs tens of milliseconds of fixed work (a new
+part, its indexes, the materialized views), so a thousand small requests must not become a
+thousand inserts. Because a request is acknowledged only after its insert, a batch can only
+hold what is in flight; so the writer holds a batch open while requests it knows are coming
+(`expecting`: bodies being decoded) have not arrived yet, at most ``batch_max_delay_ms``.
+With no request on its way, it inserts at once: a lone request is never delayed.
 
 Backpressure: the rows waiting or being inserted are bounded by ``queue_max_rows``; a submit
 that would go over raises `Backpressure` (HTTP 429 with Retry-After) instead of growing memory.
@@ -26,8 +33,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +115,7 @@ class BatchWriter:
         self._waiting: deque[_Pending] = deque()
         self._waiting_rows = 0
         self._inflight_rows = 0
+        self._expected = 0
         self._accepting = False
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -167,7 +176,11 @@ class BatchWriter:
         Column names are the table's (``Events.Timestamp`` for nested columns); omitted columns
         get their defaults. An empty submission resolves at once.
         """
-        columns = data if isinstance(data, pa.Table) else {k: list(v) for k, v in data.items()}
+        columns = (
+            data
+            if isinstance(data, pa.Table)
+            else {k: v if isinstance(v, list) else list(v) for k, v in data.items()}
+        )
         rows = _row_count(columns)
         future: Future[int] = Future()
         if rows == 0:
@@ -192,8 +205,25 @@ class BatchWriter:
 
     # -- the writer thread -------------------------------------------------------------------
 
+    @contextmanager
+    def expecting(self) -> Iterator[None]:
+        """Mark a submission as on its way (its request is being decoded).
+
+        While any are, the writer holds a batch open for them (up to ``batch_max_delay_ms``):
+        concurrent requests then share one insert instead of each paying for its own, and a
+        lone request is never delayed. Wrap the decode-and-submit of one request in it.
+        """
+        with self._cond:
+            self._expected += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._expected -= 1
+                self._cond.notify_all()
+
     def _take_batch(self) -> list[_Pending] | None:
-        """Wait for work, linger briefly for more, and take up to ``batch_max_rows`` rows."""
+        """Wait for work, hold it open for expected submissions, take <= batch_max_rows."""
         max_rows = self.settings.batch_max_rows
         with self._cond:
             while not self._waiting:
@@ -201,7 +231,7 @@ class BatchWriter:
                     return None
                 self._cond.wait()
             deadline = time.monotonic() + self.settings.batch_max_delay_ms / 1000
-            while self._waiting_rows < max_rows and not self._stopping:
+            while self._expected and self._waiting_rows < max_rows and not self._stopping:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
