@@ -7,7 +7,8 @@ The signature (``X-Hub-Signature-256: sha256=<hex HMAC of the body>``) is checke
 - ``deployment`` -> a deployment (status ``queued``); ``deployment_status`` -> the same
   deployment id with its new state (``success``, ``failure``, ``error``, ``in_progress`` ...);
   the service is ``deployment.payload.service`` else the repository name, the version
-  ``deployment.payload.version`` else the first 12 characters of the sha;
+  ``deployment.payload.version``, else the ref when it is a version tag (``v2.1.0``), else the
+  first 12 characters of the sha;
 - ``check_run`` / ``check_suite`` with ``action: completed`` -> a gate verdict: conclusion
   ``success`` -> pass, ``failure``/``timed_out`` -> fail, ``neutral``/``skipped`` -> waived (others,
   such as ``cancelled``, are not verdicts and are ignored). Measurements come from the check's
@@ -153,7 +154,7 @@ def _deployment(event: str, payload: Mapping[str, Any]) -> Deployment:
     return Deployment(
         id=f"github:{repo}:{fields.text(dep, 'id', required=True)}",
         service=str(extra.get("service") or name or repo),
-        version=str(extra.get("version") or dep.get("ref") or sha[:12]),
+        version=str(extra.get("version") or _version_from_ref(str(dep.get("ref") or ""), sha)),
         started_at=started,
         commit_sha=sha,
         environment=fields.text(dep, "environment"),
@@ -162,6 +163,11 @@ def _deployment(event: str, payload: Mapping[str, Any]) -> Deployment:
         repo=repo,
         source="github",
     )
+
+
+def _version_from_ref(ref: str, sha: str) -> str:
+    """A tag like ``v2.1.0`` is a version; a branch name (``main``) is not: use the sha."""
+    return ref if re.match(r"^v?\d", ref) else sha[:12]
 
 
 def _gate_verdict(event: str, payload: Mapping[str, Any]) -> GateVerdict | None:

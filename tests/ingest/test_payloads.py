@@ -127,3 +127,9 @@ def test_sentry_event_mapping_and_key_check() -> None:
     with pytest.raises(InputError) as info:
         sentry.to_error_event({**event, "timestamp": None}, "42", project)
     assert info.value.field == "timestamp"
+
+
+def test_branch_ref_is_not_a_version() -> None:
+    deployment = {"id": 8, "sha": "ABCDEF1234567890", "ref": "main", "environment": "production", "created_at": "2026-03-01T10:00:00Z"}  # fmt: skip
+    (dep,) = github.changes_from_event("deployment", {"deployment": deployment, "repository": REPO})
+    assert isinstance(dep, Deployment) and (dep.version, dep.status) == ("abcdef123456", "queued")
