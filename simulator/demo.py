@@ -9,7 +9,7 @@ wired in as the pipeline grows):
               OTLP/HTTP exporters; check every span landed in the warehouse;
 3. ingest     support tickets and change events through andon's ingest library (the same code
               as ``andon ingest tickets|changes``);
-4. analyse    one pipeline cycle over the simulated day (``andon run``), when available;
+4. analyse    one pipeline cycle over the simulated day (``andon run``);
 5. summary    what was injected, what andon found, where to look next.
 
 Progress and timings go to the ``note`` callback (stderr in the CLI).
@@ -146,10 +146,54 @@ def step_ingest(state: DemoState) -> str:
     )
 
 
-def summary_lines(state: DemoState) -> list[str]:
-    """What was injected (the ground truth) and where to look next."""
+def step_analyse(state: DemoState) -> str:
+    """One pipeline cycle (`andon run`) over the simulated day."""
+    from pipeline.cycle import run_cycle
+
     assert state.sim is not None
     m = state.sim.manifest
+    since = m.window_start.replace(tzinfo=None)
+    until = m.window_end.replace(tzinfo=None)
+    # the demo's clock is the end of the simulated day: same data, same run, same output
+    result = run_cycle(state.settings, state.warehouse, since, until, until, trigger="demo")
+    state.results["run"] = result.to_json()
+    return (
+        f"run {result.run_id}: {_n(len(result.clusters), 'cluster')}, "
+        f"{_n(len(result.tickets), 'ticket')}, {_n(len(result.incidents), 'incident')}"
+    )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _found_friction(friction: Any, clusters: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The cluster that reports this friction: same kind and step, overlapping segment."""
+    wanted = set(friction.segment.items())
+    for cluster in clusters:
+        if cluster.get("kind") != friction.kind or cluster.get("step") != friction.step:
+            continue
+        got = set((cluster.get("segment") or {}).items())
+        if wanted & got or wanted == got:
+            return cluster
+    return None
+
+
+def _found_incident(incident: Any, found: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for item in found:
+        origin = item.get("origin") or {}
+        if incident.service in (item.get("service"), origin.get("service")):
+            return item
+    return None
+
+
+def summary_lines(state: DemoState) -> list[str]:
+    """What was injected (the ground truth), what andon found, and where to look next."""
+    assert state.sim is not None
+    m = state.sim.manifest
+    run = state.results.get("run")
+    clusters = run["clusters"] if run else []
+    incidents = run["incidents"] if run else []
     lines = [f"Injected into the {m.app} ({m.window_start:%Y-%m-%d}, seed {m.seed}):"]
     for f in m.frictions:
         who = ", ".join(f"{k}={v}" for k, v in f.segment.items()) or "everyone"
@@ -157,17 +201,43 @@ def summary_lines(state: DemoState) -> list[str]:
             f"  - {f.kind:<13} {f.flow} {f.step} for {who}: {f.metric} "
             f"{f.observed_value} vs {f.observed_baseline} ({f.affected_sessions} sessions)"
         )
+        if run is not None:
+            hit = _found_friction(f, clusters)
+            lines.append(
+                f"      found: {hit['id']} {hit.get('title', '')}".rstrip()
+                if hit
+                else "      not found by this run"
+            )
     for i in m.incidents:
         lines.append(
             f"  - incident      {i.service} {', '.join(i.routes)} since {i.onset:%H:%M} UTC "
             f"({i.signal}); culprit {i.culprit_deployment_id} (PR #{i.pr_number}, v{i.version})"
+        )
+        if run is not None:
+            hit = _found_incident(i, incidents)
+            if hit is None:
+                lines.append("      not found by this run")
+            else:
+                suspects = hit.get("suspects") or []
+                top = suspects[0].get("deployment_id") if suspects else None
+                verdict = (
+                    "culprit ranked first"
+                    if top == i.culprit_deployment_id
+                    else (f"top suspect {top}" if top else "no suspects")
+                )
+                lines.append(f"      found: {hit.get('id')} ({verdict})")
+    if run is not None:
+        lines.append(
+            f"The run ({run['run_id']}) produced {_n(len(clusters), 'cluster')}, "
+            f"{_n(len(run['tickets']), 'drafted ticket')} and {_n(len(incidents), 'incident')}."
         )
     lines += [
         "",
         f"Files: {state.out_dir} (manifest.json is the ground truth)",
         "Where to look next:",
         "  andon status                  what the warehouse holds",
-        "  andon run --json              one analysis cycle over the data",
+        f"  andon run --since {m.window_start:%Y-%m-%dT%H:%M:%SZ} --until "
+        f"{m.window_end:%Y-%m-%dT%H:%M:%SZ}   the analysis again",
         "  andon tickets list            the review queue of drafted tickets",
         "  andon incidents list          detected incidents and their briefs",
         "  andon serve                   receivers + console at http://127.0.0.1:8318",
@@ -179,6 +249,7 @@ DEFAULT_STEPS: list[Step] = [
     ("Simulating a day of the shop", step_simulate),
     ("Sending it through OTLP/HTTP into the warehouse", step_send),
     ("Ingesting support tickets and change events", step_ingest),
+    ("Analysing the day (andon run)", step_analyse),
 ]
 
 

@@ -76,7 +76,9 @@ def test_demo_steps(settings: Settings, warehouse: Warehouse, tmp_path: Path) ->
     spans = warehouse.scalar(f"SELECT count() FROM {warehouse.table('otel_traces')}")
     assert spans == state.sim.manifest.counts.spans
     assert state.results["tickets"]["stored"] == state.sim.manifest.counts.tickets
-    assert any("[3/3]" in n for n in notes)
+    assert any("[4/4]" in n for n in notes)
+    run = state.results["run"]
+    assert run["run_id"] and isinstance(run["clusters"], list)
     lines = summary_lines(state)
     assert any("incident" in line and "PR #" in line for line in lines)
     assert any("andon tickets list" in line for line in lines)
