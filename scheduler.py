@@ -168,13 +168,21 @@ class SchedulerSettings(BaseModel):
         "this much (older data is left to a manual run).",
     )
     workers: int = Field(default=2, ge=1, le=16, description="Jobs that may run at the same time.")
+    start_delay: str = Field(
+        default="1m",
+        description="After `andon serve` starts, wait this long before any job runs (catch-up "
+        "runs included), so the receivers are up and a restart does not load the warehouse at "
+        "once.",
+    )
     jobs: dict[str, JobSchedule] = Field(
         default_factory=_default_jobs,
         description="Schedule per job: detect_incidents, analyse_friction, pull_support_desk, "
         "export_tickets, housekeeping.",
     )
 
-    @field_validator("retry_backoff", "retry_backoff_max", "misfire_grace", "max_catchup")
+    @field_validator(
+        "retry_backoff", "retry_backoff_max", "misfire_grace", "max_catchup", "start_delay"
+    )
     @classmethod
     def _valid_duration(cls, value: str) -> str:
         try:
@@ -854,29 +862,36 @@ class Scheduler:
 
         self._aps.add_listener(on_max_instances, EVENT_JOB_MAX_INSTANCES)
         now = self.runner.clock.now()
-        max_catchup = parse_duration(self.runner.settings.max_catchup, "scheduler.max_catchup")
+        settings = self.runner.settings
+        max_catchup = parse_duration(settings.max_catchup, "scheduler.max_catchup")
+        earliest = now + parse_duration(settings.start_delay, "scheduler.start_delay")
         for job in self.runner.jobs:
             schedule = self.runner.schedule(job.name)
             if not schedule.enabled:
                 continue
-            start = EPOCH + schedule.settle_delay
-            # Fire at once only to catch up on windows missed while andon was down; a job that
-            # never ran starts at its next boundary.
+            first_fire = EPOCH + schedule.settle_delay
+            # Windows missed while andon was down are caught up (in one run) once the start
+            # delay has passed; a job that never ran, or is up to date, waits for its next
+            # boundary after that delay.
             last_end = self.runner.store.last_scheduled_end(job.name)
             missed = last_end is not None and plan_window(schedule, now, last_end, max_catchup)
-            when: dict[str, Any] = {"next_run_time": now.replace(tzinfo=UTC)} if missed else {}
+            if missed:
+                next_run = earliest
+            else:
+                periods = -((first_fire - earliest) // schedule.period)  # ceil division
+                next_run = first_fire + periods * schedule.period
             self._aps.add_job(
                 self.runner.run_scheduled,
                 IntervalTrigger(
                     seconds=int(schedule.period.total_seconds()),
-                    start_date=start.replace(tzinfo=UTC),
+                    start_date=first_fire.replace(tzinfo=UTC),
                     timezone=UTC,
                 ),
                 args=[job.name],
                 id=job.name,
                 name=job.description,
                 replace_existing=True,
-                **when,
+                next_run_time=next_run.replace(tzinfo=UTC),
             )
         self._aps.start()
         log.info("scheduler started with %d job(s)", len(self._aps.get_jobs()))
@@ -1055,6 +1070,11 @@ def shared_runner(settings: Settings, warehouse: Warehouse) -> JobRunner:
             )
             _SHARED_RUNNERS[warehouse] = runner
         return runner
+
+
+def scheduler_service(ctx: Any) -> SchedulerService:
+    """The factory `server.app.BACKGROUND_SERVICES` lists (``ctx``: a `ServerContext`)."""
+    return SchedulerService(ctx.settings, ctx.warehouse)
 
 
 class SchedulerService:

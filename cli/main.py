@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from cli import (
+    console_commands,
     incidents_commands,
     ingest_commands,
     run_commands,
@@ -63,6 +64,7 @@ def cli(ctx: click.Context, config_file: str | None, dsn: str | None, database: 
 
 COMMANDS: list[click.Command] = [
     *warehouse_commands.COMMANDS,
+    *console_commands.COMMANDS,
     *ingest_commands.COMMANDS,
     *run_commands.COMMANDS,
     *tickets_commands.COMMANDS,

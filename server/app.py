@@ -26,9 +26,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from console.app import console_routes
 from errors import AndonError
 from ingest import collector_http
 from ingest.otlp_http import otlp_routes
+from scheduler import scheduler_service
 from server.context import BackgroundService, ServerContext
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,10 @@ ROUTE_PROVIDERS_INGEST: list[RouteProvider] = [
 ]
 
 # Routes on the console/API port (8318): the JSON API and the web console.
-ROUTE_PROVIDERS_CONSOLE: list[RouteProvider] = []
+ROUTE_PROVIDERS_CONSOLE: list[RouteProvider] = [console_routes]
 
 # Started with the server (after the HTTP servers are up), stopped before them.
-BACKGROUND_SERVICES: list[ServiceFactory] = []
+BACKGROUND_SERVICES: list[ServiceFactory] = [scheduler_service]
 
 __all__ = [
     "BACKGROUND_SERVICES",

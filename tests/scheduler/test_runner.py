@@ -78,7 +78,8 @@ def _runner(
 def _count_events(warehouse: Warehouse) -> Any:
     """A job whose result depends only on its window: events recorded inside it."""
     warehouse.command(
-        f"CREATE TABLE {warehouse.table('events')} (At DateTime64(3)) ENGINE = MergeTree ORDER BY At"
+        f"CREATE TABLE IF NOT EXISTS {warehouse.table('events')} (At DateTime64(3)) "
+        "ENGINE = MergeTree ORDER BY At"
     )
 
     def count(ctx: JobContext) -> dict[str, Any]:
@@ -311,7 +312,7 @@ def test_apscheduler_catches_up_at_start_after_downtime(warehouse: Warehouse) ->
     done = threading.Event()
     runner = JobRunner(
         [JobDefinition("tick", "tick", _setting(done))],
-        SchedulerSettings(jobs={"tick": JobSchedule(every="1h")}),
+        SchedulerSettings(start_delay="0s", jobs={"tick": JobSchedule(every="1h")}),
         warehouse,
     )
     # The last scheduled run ended three hours ago: andon was down since.
@@ -344,8 +345,10 @@ def test_apscheduler_waits_for_the_boundary_when_nothing_was_missed(warehouse: W
     scheduler.start()
     try:
         next_run = scheduler.next_runs()["tick"]
-        assert next_run is not None and next_run > runner.clock.now()
-        assert next_run == floor_time(next_run, timedelta(days=1))  # a UTC day boundary
+        # The next UTC day boundary at least a minute (start_delay) from now.
+        assert next_run is not None and next_run >= runner.clock.now() + timedelta(minutes=1)
+        assert next_run == floor_time(next_run, timedelta(days=1))
+        assert next_run - runner.clock.now() <= timedelta(days=1, minutes=1)
     finally:
         scheduler.shutdown()
     assert runner.store.recent(job="tick") == []
