@@ -1,7 +1,9 @@
 """Draft or update tickets for a run's clusters: facts by code, words by a writer, then the
 grounding check, priority from policy, dedupe against existing tickets, and the events.
 
-For each cluster (the ticket id is deterministic from the cluster id):
+Clusters are first grouped (`ticketing.grouping`: a friction with its linked support-ticket
+theme and error group is one ticket). For each group (the ticket id is deterministic from the
+leading cluster's id):
 
 - no ticket yet: draft one (``proposed``); an autonomy rule of the policy may approve it;
 - an open ticket (proposed, edited, approved, exported): when the measured facts changed, update
@@ -28,7 +30,9 @@ from ticketing.evidence import (
     linked_errors,
     linked_tickets,
     sample_traces,
+    supporting_evidence,
 )
+from ticketing.grouping import ClusterGroup, group_clusters
 from ticketing.lifecycle import transition
 from ticketing.models import (
     OPEN_STATUSES,
@@ -103,15 +107,26 @@ class OfflineWriter(Writer):
 
 
 def facts_for(
-    cluster: Cluster,
+    group: ClusterGroup | Cluster,
     settings: TicketingSettings,
     policy: Policy,
     *,
     window_days: float | None,
 ) -> Ticket:
-    """A ticket with every measured fact filled in and placeholder words."""
+    """A ticket with every measured fact filled in (from the group's clusters), no words yet."""
+    if isinstance(group, Cluster):
+        group = ClusterGroup(primary=group)
+    cluster = group.primary
     impact = impact_of(cluster, window_days)
     priority, why = policy.priority_for(cluster.kind, impact)
+    evidence = evidence_of(cluster, settings.max_sample_traces)
+    traces = sample_traces(cluster, settings.max_sample_traces)
+    tickets, errors = linked_tickets(cluster), linked_errors(cluster)
+    for other in group.supporting:
+        evidence += supporting_evidence(other, settings.max_sample_traces)
+        traces += [t for t in sample_traces(other, settings.max_sample_traces) if t not in traces]
+        tickets += [t for t in linked_tickets(other) if t not in tickets]
+        errors += [e for e in linked_errors(other) if e not in errors]
     return Ticket(
         id=ticket_id_for(cluster.id),
         title=cluster.title or cluster.id,
@@ -120,11 +135,11 @@ def facts_for(
         priority=priority,
         priority_reason=why,
         kind=cluster.kind,
-        cluster_ids=[cluster.id],
-        evidence=evidence_of(cluster, settings.max_sample_traces),
-        sample_trace_ids=sample_traces(cluster, settings.max_sample_traces),
-        linked_support_tickets=linked_tickets(cluster),
-        linked_error_groups=linked_errors(cluster),
+        cluster_ids=group.cluster_ids,
+        evidence=evidence,
+        sample_trace_ids=traces[: settings.max_sample_traces],
+        linked_support_tickets=tickets,
+        linked_error_groups=errors,
         acceptance_criteria=acceptance_of(cluster, settings.acceptance_recovery),
         labels=["andon", cluster.kind],
     )
@@ -183,8 +198,9 @@ def draft_tickets(
     writer = writer or OfflineWriter()
     outcome = DraftOutcome()
     with store.write_lock():
-        for cluster in clusters:
-            facts = facts_for(cluster, settings, policy, window_days=window_days)
+        for group in group_clusters(clusters):
+            cluster = group.primary
+            facts = facts_for(group, settings, policy, window_days=window_days)
             existing = store.get(wh, facts.id)
             if existing is None:
                 ticket = _with_words(facts, writer.write(cluster, facts, run_id=run_id, now=now))
@@ -256,7 +272,7 @@ def draft_tickets(
                 name: getattr(fresh, name)
                 for name in ("title", "problem", "affected", "suggested_scope", "acceptance_notes",
                              "provenance", "grounding", "impact", "evidence", "sample_trace_ids",
-                             "linked_support_tickets", "linked_error_groups",
+                             "linked_support_tickets", "linked_error_groups", "cluster_ids",
                              "acceptance_criteria", "priority", "priority_reason")
             }  # fmt: skip
             ticket, event = transition(

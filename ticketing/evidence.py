@@ -70,7 +70,8 @@ def evidence_of(cluster: Cluster, max_traces: int) -> list[TicketEvidence]:
         TicketEvidence(
             id="ev-impact",
             kind="comparison",
-            summary=(
+            summary=cluster.title
+            or (
                 f"{metric_name(cluster.metric)} is {metric_value(cluster.metric, cluster.value)} "
                 f"for {segment_phrase(cluster.segment)} against "
                 f"{metric_value(cluster.metric, cluster.baseline)} for the baseline"
@@ -117,6 +118,14 @@ def evidence_of(cluster: Cluster, max_traces: int) -> list[TicketEvidence]:
             )
         )
     return items
+
+
+def supporting_evidence(cluster: Cluster, max_traces: int) -> list[TicketEvidence]:
+    """A supporting cluster's evidence, ids prefixed with its kind (``ticket_theme:ev-impact``)."""
+    return [
+        item.model_copy(update={"id": f"{cluster.kind}:{item.id}"})
+        for item in evidence_of(cluster, max_traces)
+    ]
 
 
 def sample_traces(cluster: Cluster, max_traces: int) -> list[str]:

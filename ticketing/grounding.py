@@ -39,6 +39,11 @@ _PR = re.compile(
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?\b")
 _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\b")
 _VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+){2,}(?![\w.]*\d)")
+# An id named by its context: "session sess-ffffff", "ticket ZD-9", "trace id 4bf9...".
+_CONTEXT_ID = re.compile(
+    r"(?i)\b(?P<what>sessions?|tickets?|traces?|errors?(?:\s+groups?)?|fingerprints?|requests?)"
+    r"\s+(?:ids?\s+)?#?(?P<id>[A-Za-z0-9][\w.:-]*[-_:][\w.:-]*[A-Za-z0-9]|[A-Za-z]*\d[\w]*)"
+)
 # An id-like token: letters and digits joined by - _ . or :, containing at least one digit.
 _IDLIKE = re.compile(
     r"(?<![\w/.-])(?=[\w.:-]*\d)(?=[\w.:-]*[A-Za-z])[A-Za-z0-9]+(?:[-_.:][A-Za-z0-9]+)+(?![\w/-])"
@@ -60,6 +65,8 @@ class Allowed:
     """What the evidence supports: figures, ids, and text values (segments, steps, versions)."""
 
     numbers: set[float] = field(default_factory=set)
+    percents: set[float] = field(default_factory=set)
+    ratios: set[float] = field(default_factory=set)
     ids: set[str] = field(default_factory=set)
     texts: set[str] = field(default_factory=set)
     prs: set[str] = field(default_factory=set)
@@ -68,9 +75,10 @@ class Allowed:
         if value is None or isinstance(value, bool) or not math.isfinite(value):
             return
         x = abs(float(value))
-        # The forms a writer may state a figure in: as is, as a percent of a fraction,
-        # seconds <-> milliseconds.
-        self.numbers.update({x, x * 100, x / 1000, x * 1000})
+        # The forms a writer may state a figure in: as is, or seconds <-> milliseconds; as a
+        # percentage (of a fraction, or already one); as a multiple (a lift, a ratio).
+        self.numbers.update({x, x / 1000, x * 1000})
+        self.percents.update({x * 100, x})
 
     def add_text(self, text: str) -> None:
         text = str(text).strip()
@@ -106,14 +114,16 @@ def allowed_from(ticket: Ticket) -> Allowed:
     for text in [imp.flow, imp.step, imp.metric, *imp.segment.keys(), *imp.segment.values()]:
         allowed.add_text(text)
     for item in ticket.evidence:
-        numeric: list[float] = []
+        numeric: dict[str, float] = {}
         for key, value in item.values.items():
             allowed.add_text(key)
             if isinstance(value, bool):
                 continue
             if isinstance(value, int | float):
                 allowed.add_number(value)
-                numeric.append(float(value))
+                numeric[key] = float(value)
+                if any(w in key.lower() for w in ("lift", "ratio", "multiple", "times")):
+                    allowed.ratios.add(abs(float(value)))
             else:
                 allowed.add_text(value)
                 if "pr" in key.lower().split("_") or key.lower() in {
@@ -126,11 +136,13 @@ def allowed_from(ticket: Ticket) -> Allowed:
                 value, int | float
             ):
                 allowed.prs.add(str(int(value)))
-        # Pairs within one evidence item (value vs baseline, share vs baseline share ...).
-        for i, a in enumerate(numeric[:12]):
-            for b in numeric[i + 1 : 12]:
-                _add_pair(allowed, a, b)
-                _add_pair(allowed, b, a)
+        # Comparisons the evidence itself sets up: value vs baseline, X vs baseline_X /
+        # previous_X, "<segment> affected_share" vs "<segment> baseline_share".
+        for key, a in numeric.items():
+            for other in _counterparts(key):
+                b = numeric.get(other)
+                if b is not None:
+                    _add_pair(allowed, a, b)
         for ids in (item.trace_ids, item.session_ids, item.ticket_ids, item.error_fingerprints):
             allowed.add_number(len(ids))
             allowed.ids.update(i.lower() for i in ids)
@@ -153,17 +165,27 @@ def allowed_from(ticket: Ticket) -> Allowed:
     return allowed
 
 
+def _counterparts(key: str) -> list[str]:
+    """The keys a value is naturally compared with."""
+    out = [f"baseline_{key}", f"previous_{key}", f"{key}_baseline"]
+    if key == "value":
+        out.append("baseline")
+    if "affected" in key:
+        out.append(key.replace("affected", "baseline"))
+    return out
+
+
 def _add_pair(allowed: Allowed, value: float, baseline: float) -> None:
     """Figures derived from comparing two measured values."""
     if not all(isinstance(x, int | float) and math.isfinite(x) for x in (value, baseline)):
         return
-    allowed.add_number(value - baseline)
+    allowed.add_number(value - baseline)  # a difference (also in percentage points)
     if baseline:
-        allowed.add_number((value - baseline) / baseline)
-        allowed.add_number(value / baseline)
+        allowed.percents.add(abs(value - baseline) / abs(baseline) * 100)
+        allowed.ratios.add(abs(value / baseline))
     if value:
-        allowed.add_number(baseline / value)
-        allowed.add_number((baseline - value) / value)
+        allowed.percents.add(abs(baseline - value) / abs(value) * 100)
+        allowed.ratios.add(abs(baseline / value))
 
 
 def _matches(written: float, decimals: int, candidates: Iterable[float]) -> bool:
@@ -191,7 +213,10 @@ def check_text(text: str, where: str, allowed: Allowed) -> tuple[int, list[Groun
     ):
         if len(known) >= 2:
             work = re.sub(
-                re.escape(known), lambda m: " " * len(m.group()), work, flags=re.IGNORECASE
+                rf"(?<!\w){re.escape(known)}(?!\w)",
+                lambda m: " " * len(m.group()),
+                work,
+                flags=re.IGNORECASE,
             )
 
     def blank(match: re.Match[str]) -> None:
@@ -241,6 +266,24 @@ def check_text(text: str, where: str, allowed: Allowed) -> tuple[int, list[Groun
                     )
                 )
             blank(match)
+    for match in list(_CONTEXT_ID.finditer(work)):
+        token = match.group("id")
+        if token.lower() in allowed.ids or token.lower() in allowed.texts or token.isdigit():
+            continue  # known, or a bare count ("tickets 3" is checked as a number)
+        checked += 1
+        what = match.group("what").lower()
+        ctx_kind: FailureKind = (
+            "session_id" if what.startswith("session") else
+            "ticket_id" if what.startswith(("ticket", "request")) else
+            "trace_id" if what.startswith("trace") else "error_id"
+        )  # fmt: skip
+        failures.append(
+            GroundingFailure(
+                field=where, kind=ctx_kind, token=token, reason="not an id in the evidence"
+            )
+        )
+        start = match.start("id")
+        work = work[:start] + " " * len(token) + work[match.end("id") :]
     for match in list(_IDLIKE.finditer(work)):
         token = match.group()
         if token.lower() in allowed.ids or token.lower() in allowed.texts:
@@ -269,8 +312,15 @@ def check_text(text: str, where: str, allowed: Allowed) -> tuple[int, list[Groun
             written, decimals = written * 1000, max(decimals - 3, -3)
         elif suffix == "m":
             written, decimals = written * 1_000_000, max(decimals - 6, -6)
+        after = work[match.end() : match.end() + 20].lower()
+        if suffix in {"%", "pp"} or after.startswith((" percent", " pp")):
+            candidates = allowed.percents
+        elif suffix in {"x", "×"} or after.startswith(" times"):
+            candidates = allowed.ratios
+        else:
+            candidates = allowed.numbers
         checked += 1
-        if not _matches(written, decimals, allowed.numbers):
+        if not _matches(written, decimals, candidates):
             failures.append(
                 GroundingFailure(
                     field=where,

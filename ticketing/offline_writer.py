@@ -24,7 +24,8 @@ PROMPT_VERSION = "offline-1"
 
 def _where(cluster: Cluster) -> str:
     if cluster.step and cluster.flow:
-        return f"the {cluster.step} step of {cluster.flow}"
+        flow = f"the flow {cluster.flow}" if cluster.flow.startswith("to ") else cluster.flow
+        return f"the {cluster.step} step of {flow}"
     if cluster.step:
         return f"{cluster.step}"
     if cluster.flow:
@@ -42,7 +43,8 @@ def _window(impact: Impact) -> str:
         return "in the analysed window"
     if days < 1:
         return f"in the last {number(days * 24, 0)} hours"
-    return f"in the last {number(days, 1)} days"
+    unit = "day" if number(days, 1) == "1" else "days"
+    return f"in the last {number(days, 1)} {unit}"
 
 
 def _label(cluster: Cluster) -> str:
@@ -68,6 +70,8 @@ def _title(cluster: Cluster) -> str:
         title = f"Sessions abandon after errors at {step}{who}: {v} (baseline {b})"
     elif cluster.kind == "slow_step":
         title = f"{step} is slow{who}: {metric_name(cluster.metric)} {v} (baseline {b})"
+    elif cluster.kind in ("error_group", "ticket_theme") and cluster.title:
+        title = cluster.title  # the analysis' one-line finding, stated with its own figures
     elif cluster.kind == "error_group":
         what = label or "An error"
         title = f"{what} at {step}{who} hits {count(cluster.affected_sessions)} sessions"
@@ -107,6 +111,10 @@ def _lead(cluster: Cluster) -> str:
             f"{where[0].upper()}{where[1:]} is slow for {who}: the {name} is {v} against {b} "
             f"for comparable requests{change_text}."
         )
+    if cluster.kind == "error_group" and cluster.title:
+        return f"{cluster.title}. It is raised at {where} for {who}."
+    if cluster.kind == "ticket_theme" and cluster.title:
+        return f"{cluster.title}, against {b} in the previous window{change_text}."
     if cluster.kind == "error_group":
         label = _label(cluster) or "This error"
         return (
