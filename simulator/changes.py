@@ -16,7 +16,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.generator import code_file
+from simulator.code_paths import code_file
 from simulator.spec import AppSpec, CallSpec, walk_calls
 from simulator.timeline import PlannedDeploy, Timeline
 

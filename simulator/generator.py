@@ -22,6 +22,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from simulator.code_paths import stacktrace
+from simulator.ground_truth import (
+    Exemplar,
+    FrictionStats,
+    IncidentStats,
+    add_exemplar,
+    expect,
+    left_after,
+    matches,
+    observe,
+)
 from simulator.records import (
     CLIENT_SCOPE,
     DB_SCOPE,
@@ -38,7 +49,6 @@ from simulator.records import (
 from simulator.spec import (
     AppSpec,
     CallSpec,
-    ClientSpec,
     DropoffProblem,
     ErrorAbandonProblem,
     ProblemSet,
@@ -48,130 +58,12 @@ from simulator.spec import (
     check_problems,
     walk_calls,
 )
-from simulator.theory import StepOdds, step_odds
-from simulator.timeline import Incident, Timeline, ns, plan_timeline
+from simulator.theory import step_odds
+from simulator.timeline import Timeline, ns, plan_timeline
+from simulator.users import Population, User, cumulative
 
 MS = 1_000_000  # ns per ms
-SDK_VERSION = {"web": "1.28.0", "ios": "1.12.1", "android": "0.9.0"}
-SDK_LANGUAGE = {"web": "webjs", "ios": "swift", "android": "java"}
-OS_NAME = {"ios": "iOS", "android": "Android"}
-MAX_EXEMPLARS = 5000
-_NO_ERROR, _HAD_ERROR_THEN_SUCCESS, _OTHER = 2, 1, 0
 _PARAM = re.compile(r"\{[^}]*\}")
-
-
-def _cumulative(weights: list[float]) -> list[float]:
-    total = 0.0
-    out = []
-    for w in weights:
-        total += w
-        out.append(total)
-    return out
-
-
-def _pick(rng: random.Random, keys: list[str], cum: list[float]) -> str:
-    return keys[bisect.bisect_right(cum, rng.random() * cum[-1])]
-
-
-def code_file(app: AppSpec, service: str, route: str) -> str:
-    """The source file handling ``route`` in ``service``: cited by stack traces and PR files."""
-    spec = app.service(service)
-    base = spec.path or f"services/{service}"
-    words = [w for w in route.strip("/").split("/") if w and not w.startswith("{")]
-    slug = (words[-1] if words else "index").replace("-", "_")
-    if spec.language == "python":
-        return f"{base}/app/routes/{slug}.py"
-    if spec.language == "go":
-        return f"{base}/internal/handlers/{slug}.go"
-    if spec.language == "java":
-        camel = "".join(part.capitalize() for part in slug.split("_"))
-        return f"{base}/src/main/java/com/acme/{service.replace('-', '')}/{camel}Controller.java"
-    return f"{base}/src/routes/{slug}.ts"
-
-
-def stacktrace(app: AppSpec, service: str, route: str, error_type: str, message: str) -> str:
-    """A plausible stack trace in the service's language, pointing at the route's code file."""
-    path = code_file(app, service, route)
-    language = app.service(service).language
-    handler = path.rsplit("/", 1)[-1].split(".")[0]
-    if language == "python":
-        return (
-            "Traceback (most recent call last):\n"
-            f'  File "/srv/{path}", line 87, in handle_{handler}\n'
-            f"    result = await client.call(request)\n"
-            f'  File "/srv/{path}", line 142, in call\n'
-            f"    raise {error_type}(msg)\n"
-            f"{error_type}: {message}"
-        )
-    if language == "go":
-        return (
-            f"{error_type}: {message}\n\ngoroutine 41 [running]:\n"
-            f"main.(*{handler.capitalize()}Handler).ServeHTTP(...)\n\t/src/{path}:118 +0x2f4\n"
-            "net/http.HandlerFunc.ServeHTTP(...)\n\t/usr/local/go/src/net/http/server.go:2220"
-        )
-    if language == "java":
-        return (
-            f"com.acme.{error_type}: {message}\n"
-            f"\tat com.acme.{handler}.{handler}.handle({handler}.java:96)\n"
-            f"\tat com.acme.{handler}.{handler}.post({handler}.java:61)\n"
-            "\tat org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:885)"
-        )
-    return (
-        f"{error_type}: {message}\n"
-        f"    at handle (/app/{path}:74:11)\n"
-        "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)"
-    )
-
-
-@dataclass(slots=True)
-class User:
-    """Who a session belongs to: fixed per user across sessions."""
-
-    user_id: str
-    client: ClientSpec
-    resource: int
-    span_attrs: dict[str, str]
-    segment: dict[str, str]
-    latency_factor: float
-
-
-@dataclass(slots=True)
-class Exemplar:
-    """A session that suffered from a problem: tickets may cite it."""
-
-    time_ns: int
-    session_id: str
-    user_id: str
-    segment: dict[str, str]
-
-
-@dataclass
-class FrictionStats:
-    """Expected and observed metric of one injected friction: [in segment, baseline]."""
-
-    id: str
-    problem: DropoffProblem | RetryProblem | ErrorAbandonProblem | SlowStepProblem
-    route: str
-    next_route: str | None
-    exp_num: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    exp_den: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    obs_num: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    obs_den: list[float] = field(default_factory=lambda: [0.0, 0.0])
-    sessions: list[int] = field(default_factory=lambda: [0, 0])
-    durations: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
-    shadow: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
-    exemplars: list[Exemplar] = field(default_factory=list)
-
-
-@dataclass
-class IncidentStats:
-    """Production on an incident's degraded operations: durations and errors before/after onset."""
-
-    incident: Incident
-    durations: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
-    errors: dict[str, list[int]] = field(default_factory=dict)
-    affected_sessions: int = 0
-    exemplars: list[Exemplar] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -229,10 +121,8 @@ class Generator:
         self.resources = ResourceTable()
         self.timeline: Timeline = plan_timeline(app, problems, seed, start)
         self.n_users = max(1, round(sessions * app.users_per_session))
-        self._client_cum = _cumulative([c.weight for c in app.clients])
-        self._flow_cum = _cumulative([f.weight for f in app.flows])
-        self._countries = list(app.countries)
-        self._country_cum = _cumulative(list(app.countries.values()))
+        self.population = Population(app, seed, self.resources)
+        self._flow_cum = cumulative([f.weight for f in app.flows])
         self._server_res: dict[tuple[str, str], int] = {}
         self._lang = {s.name: s.language for s in app.services}
         self._starts = self._session_starts()
@@ -255,7 +145,7 @@ class Generator:
             hour_of_day = (self.start.hour + h) % 24
             part = min(1.0, self.hours - h)  # the last hour may be partial
             weights.append(self.app.traffic.hourly[hour_of_day] * part)
-        cum = _cumulative(weights)
+        cum = cumulative(weights)
         starts = []
         for _ in range(self.sessions):
             h = bisect.bisect_right(cum, rng.random() * cum[-1])
@@ -301,65 +191,6 @@ class Generator:
             self._server_res[key] = found
         return found
 
-    def user(self, uid: int) -> User:
-        """The user with index ``uid``: same client, device and country in every session."""
-        rng = random.Random(self.seed * 7_000_003 + uid + (1 << 40))
-        client = self.app.clients[
-            bisect.bisect_right(self._client_cum, rng.random() * self._client_cum[-1])
-        ]
-        version = _pick(rng, list(client.versions), _cumulative(list(client.versions.values())))
-        os_version = _pick(
-            rng, list(client.os_versions), _cumulative(list(client.os_versions.values()))
-        )
-        country = _pick(rng, self._countries, self._country_cum)
-        resource = {
-            "service.name": client.service,
-            "service.version": version,
-            "app.version": version,
-            "service.namespace": self.app.name,
-            "deployment.environment.name": self.app.environment,
-            "telemetry.sdk.name": "opentelemetry",
-            "telemetry.sdk.language": SDK_LANGUAGE[client.platform],
-            "telemetry.sdk.version": SDK_VERSION[client.platform],
-        }
-        span_attrs = {"app.platform": client.platform, "geo.country.iso_code": country}
-        if client.platform == "web":
-            os_names = client.os_names or {"Windows": 1.0}
-            os_name = _pick(rng, list(os_names), _cumulative(list(os_names.values())))
-            browsers = client.browsers or {"Chrome": 1.0}
-            browser = _pick(rng, list(browsers), _cumulative(list(browsers.values())))
-            resource["os.name"] = os_name
-            resource["os.version"] = os_version
-            span_attrs["browser.name"] = browser
-            span_attrs["user_agent.original"] = _web_agent(browser, os_name)
-        else:
-            devices = client.devices or {"generic": 1.0}
-            device = _pick(rng, list(devices), _cumulative(list(devices.values())))
-            resource["os.name"] = OS_NAME[client.platform]
-            resource["os.version"] = os_version
-            resource["device.model.identifier"] = device
-            app_name = self.app.name.capitalize() + "App"
-            span_attrs["user_agent.original"] = (
-                f"{app_name}/{version} ({device}; {OS_NAME[client.platform]} {os_version})"
-            )
-        segment = {
-            "service.name": client.service,
-            "app.version": version,
-            "os.name": resource["os.name"],
-            "os.version": os_version,
-            **{k: v for k, v in span_attrs.items() if k != "user_agent.original"},
-        }
-        if "device.model.identifier" in resource:
-            segment["device.model.identifier"] = resource["device.model.identifier"]
-        return User(
-            user_id=f"user-{uid:07d}",
-            client=client,
-            resource=self.resources.add(resource),
-            span_attrs=span_attrs,
-            segment=segment,
-            latency_factor=client.latency_factor,
-        )
-
     # -- sessions -------------------------------------------------------------------------------
 
     def iter_sessions(
@@ -373,7 +204,7 @@ class Generator:
     def session(self, index: int) -> tuple[list[SpanRecord], list[LogRecordSpec]]:
         """Plan session ``index``: its spans (parents before children) and ERROR logs."""
         rng = random.Random(self.seed * 1_000_000_007 + index)
-        user = self.user(rng.randrange(self.n_users))
+        user = self.population.user(rng.randrange(self.n_users))
         sid = f"{rng.getrandbits(128):032x}"
         session_id = f"{sid[:8]}-{sid[8:12]}-4{sid[13:16]}-a{sid[17:20]}-{sid[20:]}"
         flow = self.app.flows[
@@ -404,7 +235,7 @@ class Generator:
                     for s in stats
                     if isinstance(s.problem, DropoffProblem)
                     and s.problem.flow == flow.name
-                    and _matches(s.problem.segment, user.segment)
+                    and matches(s.problem.segment, user.segment)
                 ),
                 None,
             )
@@ -414,34 +245,15 @@ class Generator:
             if not succeeded:
                 break
             if last or rng.random() >= p_next:
-                self._left_after(ctx, stats, flow.name, t)
+                left_after(stats, flow.name, user.segment, ctx.marks, _who(ctx, t))
                 break
         for n in ctx.touched:
             self.incidents[n].affected_sessions += 1
         for n in ctx.hurt:
-            self._exemplar(self.incidents[n].exemplars, ctx, t)
+            add_exemplar(self.incidents[n].exemplars, _who(ctx, t))
         return ctx.spans, ctx.logs
 
     # -- ground truth bookkeeping ---------------------------------------------------------------
-
-    def _left_after(self, ctx: _Ctx, stats: list[FrictionStats], flow: str, t: int) -> None:
-        """The session stopped after succeeding at this step: it did not complete it."""
-        seg = ctx.user.segment
-        for s in stats:
-            p = s.problem
-            if p.flow != flow or s.next_route is None:
-                continue
-            if isinstance(p, DropoffProblem):
-                side = 0 if _matches(p.segment, seg) else 1
-                s.obs_num[side] += 1
-                if side == 0:
-                    self._exemplar(s.exemplars, ctx, t)
-            elif isinstance(p, ErrorAbandonProblem):
-                mark = ctx.marks.get(s.id)
-                if mark == _HAD_ERROR_THEN_SUCCESS:
-                    s.obs_num[0] += 1
-                elif mark == _NO_ERROR:
-                    s.obs_num[1] += 1
 
     def _visit(
         self,
@@ -461,7 +273,7 @@ class Generator:
         error: ErrorAbandonProblem | None = None
         slow: FrictionStats | None = None
         for s in stats:
-            if not _matches(s.problem.segment, seg):
+            if not matches(s.problem.segment, seg):
                 continue
             if isinstance(s.problem, SlowStepProblem):
                 scale, slow = s.problem.factor, s
@@ -486,7 +298,7 @@ class Generator:
             qs.append(q)
             rs.append(r)
         odds = step_odds(qs, rs)
-        self._expect(stats, flow, seg, odds, p_next)
+        expect(stats, flow, seg, odds, p_next)
 
         attempts = 0
         had_error = False
@@ -525,7 +337,7 @@ class Generator:
             if k + 1 >= len(qs) or rng.random() >= r:
                 break
             t += int(rng.lognormvariate(math.log(2500), 0.5) * MS)  # reload / tap again
-        self._observe(ctx, stats, flow, seg, attempts, had_error, succeeded, t)
+        observe(stats, flow, seg, attempts, had_error, succeeded, ctx.marks, _who(ctx, t))
         if slow is not None:
             self._shadow(ctx, slow, step, t)
         for s in stats:
@@ -552,96 +364,11 @@ class Generator:
                 rate = 1.0 - (1.0 - rate) * (1.0 - inc.spec.error_rate)
         return rate
 
-    def _expect(
-        self,
-        stats: list[FrictionStats],
-        flow: str,
-        seg: dict[str, str],
-        odds: StepOdds,
-        p_next: float,
-    ) -> None:
-        for s in stats:
-            p = s.problem
-            inside = _matches(p.segment, seg)
-            side = 0 if inside else 1
-            if isinstance(p, DropoffProblem):
-                if p.flow != flow or s.next_route is None:
-                    continue
-                s.exp_num[side] += 1.0 - odds.p_success * p_next
-                s.exp_den[side] += 1.0
-            elif isinstance(p, RetryProblem):
-                s.exp_num[side] += odds.attempts_when_success
-                s.exp_den[side] += odds.p_success
-            elif isinstance(p, ErrorAbandonProblem):
-                if p.flow != flow:
-                    continue
-                if inside:
-                    s.exp_num[0] += odds.p_first_error - odds.p_success_after_error * p_next
-                    s.exp_den[0] += odds.p_first_error
-                s.exp_num[1] += (1.0 - odds.p_first_error) * (1.0 - p_next)
-                s.exp_den[1] += 1.0 - odds.p_first_error
-
-    def _observe(
-        self,
-        ctx: _Ctx,
-        stats: list[FrictionStats],
-        flow: str,
-        seg: dict[str, str],
-        attempts: int,
-        had_error: bool,
-        succeeded: bool,
-        t: int,
-    ) -> None:
-        for s in stats:
-            p = s.problem
-            inside = _matches(p.segment, seg)
-            side = 0 if inside else 1
-            if isinstance(p, DropoffProblem):
-                if p.flow != flow or s.next_route is None:
-                    continue
-                s.sessions[side] += 1
-                s.obs_den[side] += 1
-                if not succeeded:
-                    s.obs_num[side] += (
-                        1  # left on the error; leaving after success is counted later
-                    )
-                    if inside:
-                        self._exemplar(s.exemplars, ctx, t)
-            elif isinstance(p, RetryProblem):
-                s.sessions[side] += 1
-                if succeeded:
-                    s.obs_num[side] += attempts
-                    s.obs_den[side] += 1
-                if inside and attempts > 1:
-                    self._exemplar(s.exemplars, ctx, t)
-            elif isinstance(p, ErrorAbandonProblem):
-                if p.flow != flow:
-                    continue
-                if had_error and inside:
-                    s.sessions[0] += 1
-                    s.obs_den[0] += 1
-                    self._exemplar(s.exemplars, ctx, t)
-                    if succeeded:
-                        ctx.marks[s.id] = _HAD_ERROR_THEN_SUCCESS
-                    else:
-                        s.obs_num[0] += 1
-                        ctx.marks[s.id] = _OTHER
-                elif not had_error:
-                    s.sessions[1] += 1
-                    s.obs_den[1] += 1
-                    ctx.marks[s.id] = _NO_ERROR
-                else:
-                    ctx.marks[s.id] = _OTHER
-            elif isinstance(p, SlowStepProblem):
-                s.sessions[side] += 1
-                if inside:
-                    self._exemplar(s.exemplars, ctx, t)
-
     def _shadow(self, ctx: _Ctx, s: FrictionStats, step: StepSpec, t: int) -> None:
         """Two extra, discarded draws of the step's duration: the expected p75 comes from them."""
         p = s.problem
         assert isinstance(p, SlowStepProblem)
-        inside = _matches(p.segment, ctx.user.segment)
+        inside = matches(p.segment, ctx.user.segment)
         shadow_rng = random.Random(ctx.rng.getrandbits(64))
         scratch = _Ctx(
             rng=shadow_rng,
@@ -657,10 +384,6 @@ class Generator:
         for _ in range(2):
             result = self._attempt(scratch, step, t, p.factor if inside else 1.0, None, None)
             s.shadow[0 if inside else 1].append(result.duration_ms)
-
-    def _exemplar(self, bucket: list[Exemplar], ctx: _Ctx, t: int) -> None:
-        if len(bucket) < MAX_EXEMPLARS:
-            bucket.append(Exemplar(t, ctx.session_id, ctx.user.user_id, ctx.user.segment))
 
     # -- spans ----------------------------------------------------------------------------------
 
@@ -949,8 +672,8 @@ class Generator:
         return found
 
 
-def _matches(segment: dict[str, str], attrs: dict[str, str]) -> bool:
-    return all(attrs.get(k) == v for k, v in segment.items())
+def _who(ctx: _Ctx, t: int) -> Exemplar:
+    return Exemplar(t, ctx.session_id, ctx.user.user_id, ctx.user.segment)
 
 
 def _concrete(route: str, ids: dict[str, int]) -> str:
@@ -967,24 +690,3 @@ def _statement(operation: str, collection: str) -> str:
     if operation == "UPDATE":
         return f"UPDATE {collection} SET status = $1 WHERE id = $2"
     return f"{operation} {collection}"
-
-
-def _web_agent(browser: str, os_name: str) -> str:
-    platform = {
-        "Windows": "Windows NT 10.0; Win64; x64",
-        "macOS": "Macintosh; Intel Mac OS X 10_15_7",
-        "Linux": "X11; Linux x86_64",
-        "ChromeOS": "X11; CrOS x86_64 14541.0.0",
-    }.get(os_name, "X11; Linux x86_64")
-    if browser == "Firefox":
-        return f"Mozilla/5.0 ({platform}; rv:132.0) Gecko/20100101 Firefox/132.0"
-    if browser == "Safari":
-        return (
-            f"Mozilla/5.0 ({platform}) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-            "Version/18.1 Safari/605.1.15"
-        )
-    suffix = " Edg/131.0.0.0" if browser == "Edge" else ""
-    return (
-        f"Mozilla/5.0 ({platform}) AppleWebKit/537.36 (KHTML, like Gecko) "
-        f"Chrome/131.0.0.0 Safari/537.36{suffix}"
-    )

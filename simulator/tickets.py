@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulator.generator import Exemplar, FrictionStats, IncidentStats
+from simulator.ground_truth import Exemplar, FrictionStats, IncidentStats
 from simulator.spec import BACKGROUND_TOPICS, AppSpec, TicketSpec
 
 MAX_PER_THEME = 150

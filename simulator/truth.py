@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from simulator.changes import ChangeBuilder
-from simulator.generator import FrictionStats, Generator, IncidentStats
+from simulator.generator import Generator
+from simulator.ground_truth import FrictionStats, IncidentStats
 from simulator.manifest import (
     METRIC_OF_KIND,
     Counts,
