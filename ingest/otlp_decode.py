@@ -92,11 +92,17 @@ class _Rejections:
     def __init__(self) -> None:
         self.count = 0
         self.errors: list[str] = []
+        self._reasons: dict[str, str] = {}
+
+    def explain(self, where: str, reason: str) -> None:
+        """Record the reason an earlier stage found for the item at ``where`` (OTLP/JSON ids
+        that are not hex), to be reported when the decoder rejects it."""
+        self._reasons[where] = reason
 
     def add(self, where: str, reason: str) -> None:
         self.count += 1
         if len(self.errors) < 10:
-            self.errors.append(f"{where}: {reason}")
+            self.errors.append(f"{where}: {self._reasons.get(where, reason)}")
 
 
 def _id_problem(raw: bytes, size: int, required: bool) -> str | None:
@@ -320,7 +326,7 @@ def decode_logs_protobuf(body: bytes) -> ColumnBatch:
 def decode_traces_json(body: bytes) -> ColumnBatch:
     """OTLP/JSON ExportTraceServiceRequest -> otel_traces columns."""
     rejections = _Rejections()
-    request = otlp_json.traces_request(body, rejections.add)
+    request = otlp_json.traces_request(body, rejections.explain)
     return _walk(
         traces_from_request, TraceRequest, request.SerializeToString(), "traces", rejections
     )
@@ -329,7 +335,7 @@ def decode_traces_json(body: bytes) -> ColumnBatch:
 def decode_logs_json(body: bytes) -> ColumnBatch:
     """OTLP/JSON ExportLogsServiceRequest -> otel_logs columns."""
     rejections = _Rejections()
-    request = otlp_json.logs_request(body, rejections.add)
+    request = otlp_json.logs_request(body, rejections.explain)
     return _walk(logs_from_request, LogsRequest, request.SerializeToString(), "logs", rejections)
 
 

@@ -7,8 +7,8 @@ ignore unknown fields. Here the hex ids are turned into the base64 the protobuf 
 expects, then that parser builds the message (it also accepts the proto field names, e.g.
 ``trace_id``, which some senders use).
 
-An item whose ids are not hex is dropped and reported through ``reject(where, reason)`` (it
-counts in ``partial_success``); anything else malformed makes the whole body `InputError`.
+An item whose ids are not hex is rejected (it counts in ``partial_success``; ``reject(where,
+reason)`` records why); anything else malformed makes the whole body `InputError`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from errors import InputError
 
 Reject = Callable[[str, str], None]
+
+# One byte, base64: an id of the wrong length for any id field, so the decoder rejects the item.
+_INVALID_ID = "AA=="
 
 
 def traces_request(body: bytes, reject: Reject) -> ExportTraceServiceRequest:
@@ -81,42 +84,42 @@ def _convert_items(
     keys: tuple[str, ...],
     where: str,
     reject: Reject,
-    convert: Callable[[dict[str, Any]], str | None],
+    convert: Callable[[dict[str, Any]], tuple[str, str] | None],
 ) -> None:
-    """Convert hex ids in place; drop (and report) the items whose ids are not hex."""
+    """Convert hex ids in place. An item with an id that is not hex keeps its place (so
+    positions in messages stay true) but gets an id of the wrong length, which the decoder
+    rejects; ``reject`` records the real reason for that position."""
     if not isinstance(scope, dict):
         return
     for key in keys:
         items = scope.get(key)
         if not isinstance(items, list):
             continue
-        kept = []
         for index, item in enumerate(items):
             problem = convert(item) if isinstance(item, dict) else None
             if problem:
-                reject(f"{where}[{index}]", problem)
-            else:
-                kept.append(item)
-        scope[key] = kept
+                id_key, reason = problem
+                item[id_key] = _INVALID_ID
+                reject(f"{where}[{index}]", reason)
 
 
-def _hex_to_base64(item: dict[str, Any], camel: str, snake: str) -> str | None:
-    """Replace a hex id by the base64 the protobuf JSON mapping expects; say why it can't."""
+def _hex_to_base64(item: dict[str, Any], camel: str, snake: str) -> tuple[str, str] | None:
+    """Replace a hex id by the base64 the protobuf JSON mapping expects; else (key, why not)."""
     for key in (camel, snake):
         value = item.get(key)
         if value is None:
             continue
         if not isinstance(value, str):
-            return f"{camel} must be a hex string, got {type(value).__name__}"
+            return key, f"{camel} must be a hex string, got {type(value).__name__}"
         try:
             raw = bytes.fromhex(value)
         except ValueError:
-            return f"{camel} is not hex: {value[:40]!r}"
+            return key, f"{camel} is not hex: {value[:40]!r}"
         item[key] = base64.b64encode(raw).decode("ascii")
     return None
 
 
-def _convert_span_ids(span: dict[str, Any]) -> str | None:
+def _convert_span_ids(span: dict[str, Any]) -> tuple[str, str] | None:
     for camel, snake in (
         ("traceId", "trace_id"),
         ("spanId", "span_id"),
@@ -131,11 +134,13 @@ def _convert_span_ids(span: dict[str, Any]) -> str | None:
                 continue
             for camel, snake in (("traceId", "trace_id"), ("spanId", "span_id")):
                 if problem := _hex_to_base64(link, camel, snake):
-                    return f"links[{index}].{problem}"
+                    # A bad link id rejects its span: mark the span's own id.
+                    span.pop("span_id", None)
+                    return "spanId", f"links[{index}].{problem[1]}"
     return None
 
 
-def _convert_log_ids(record: dict[str, Any]) -> str | None:
+def _convert_log_ids(record: dict[str, Any]) -> tuple[str, str] | None:
     for camel, snake in (("traceId", "trace_id"), ("spanId", "span_id")):
         if problem := _hex_to_base64(record, camel, snake):
             return problem
