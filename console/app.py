@@ -15,7 +15,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, authenticate, same_token
+from console.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    authenticate,
+    same_token,
+    valid_name,
+)
 from console.friction import friction_routes
 from console.incidents import incidents_routes
 from console.runs import failing_jobs, runs_routes
@@ -69,6 +75,7 @@ def _render_login(
         next=safe_next(request.query_params.get("next")),
         login_csrf=token,
         no_users=not web.settings.users,
+        access_token=request.query_params.get("token", ""),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/"
@@ -97,13 +104,25 @@ def _login_submit(web: ConsoleWeb) -> Endpoint:
                 429,
             )
         password = form.get("password")
-        user = authenticate(web.settings, name, password if isinstance(password, str) else "")
-        if user is None:
-            web.throttle.failed(key)
-            return _render_login(web, request, "Wrong name or password.", name, 401)
+        secret = password if isinstance(password, str) else ""
+        if web.access_token is not None:
+            if not valid_name(name):
+                return _render_login(
+                    web, request, "Type your name (letters, digits, . _ @ -).", name, 400
+                )
+            if not same_token(web.access_token, secret.strip()):
+                web.throttle.failed(key)
+                return _render_login(web, request, "That access token is not right.", name, 401)
+            signed_in, via = name, "token"
+        else:
+            user = authenticate(web.settings, name, secret)
+            if user is None:
+                web.throttle.failed(key)
+                return _render_login(web, request, "Wrong name or password.", name, 401)
+            signed_in, via = user.name, "password"
         web.throttle.succeeded(key)
         response = RedirectResponse(safe_next(form_text(form, "next")), status_code=303)
-        web.start_session(response, user.name)
+        web.start_session(response, signed_in, via=via)
         return response
 
     return submit

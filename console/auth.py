@@ -21,7 +21,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from console.config import ConsoleSettings, ConsoleUser
+from console.config import _NAME, ConsoleSettings, ConsoleUser
 
 SESSION_COOKIE = "andon_session"
 LOGIN_CSRF_COOKIE = "andon_login_csrf"
@@ -107,11 +107,18 @@ def authenticate(settings: ConsoleSettings, name: str, password: str) -> Console
 
 @dataclass(frozen=True)
 class Session:
-    """A signed-in reviewer: name, when the sign-in expires, and the CSRF token of the session."""
+    """A signed-in reviewer: name, when the sign-in expires, and the CSRF token of the session.
+
+    ``via`` is how they signed in: ``password`` (a configured user) or ``token`` (the access
+    token a console with no configured users prints at start; ``marker`` ties the session to
+    that token, so a restart with a new token ends it).
+    """
 
     user: str
     expires: int
     csrf: str
+    via: str = "password"
+    marker: str = ""
 
 
 class SessionSigner:
@@ -123,12 +130,27 @@ class SessionSigner:
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def issue(self, user: str, lifetime_s: float, now: float | None = None) -> tuple[str, Session]:
+    def issue(
+        self,
+        user: str,
+        lifetime_s: float,
+        now: float | None = None,
+        via: str = "password",
+        marker: str = "",
+    ) -> tuple[str, Session]:
         """A new cookie value for ``user`` and the session it stands for."""
         now = time.time() if now is None else now
-        session = Session(user=user, expires=int(now + lifetime_s), csrf=secrets.token_urlsafe(24))
+        session = Session(
+            user=user,
+            expires=int(now + lifetime_s),
+            csrf=secrets.token_urlsafe(24),
+            via=via,
+            marker=marker,
+        )
         payload = _b64(
-            json.dumps({"u": session.user, "e": session.expires, "c": session.csrf}).encode()
+            json.dumps(
+                {"u": user, "e": session.expires, "c": session.csrf, "v": via, "m": marker}
+            ).encode()
         )
         return f"{payload}.{self._mac(payload)}", session
 
@@ -141,11 +163,27 @@ class SessionSigner:
             return None
         try:
             data = json.loads(_unb64(payload))
-            session = Session(user=str(data["u"]), expires=int(data["e"]), csrf=str(data["c"]))
+            session = Session(
+                user=str(data["u"]),
+                expires=int(data["e"]),
+                csrf=str(data["c"]),
+                via=str(data.get("v", "password")),
+                marker=str(data.get("m", "")),
+            )
         except (ValueError, KeyError, TypeError):
             return None
         now = time.time() if now is None else now
         return session if session.expires > now else None
+
+
+def token_marker(token: str) -> str:
+    """A short fingerprint of the access token, stored in the sessions it opened."""
+    return hashlib.sha256(b"andon-access-token\0" + token.encode()).hexdigest()[:16]
+
+
+def valid_name(name: str) -> bool:
+    """Names people sign in under (the same rule as configured users)."""
+    return bool(_NAME.match(name))
 
 
 def same_token(expected: str, presented: str | None) -> bool:

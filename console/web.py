@@ -32,6 +32,7 @@ from console.auth import (
     api_token_name,
     find_user,
     same_token,
+    token_marker,
 )
 from console.config import ConsoleSettings
 from errors import AndonError, AuthError
@@ -147,6 +148,13 @@ class ConsoleWeb:
             key = secret.get_secret_value().encode()
         self.signer = SessionSigner(key)
         self.throttle = LoginThrottle()
+        # With no reviewers configured (a first run, the demo), people sign in with their name
+        # and an access token printed at start, like a notebook server; with reviewers
+        # configured, only their passwords work.
+        self.access_token: str | None = None
+        if not self.settings.users:
+            self.access_token = secrets.token_urlsafe(18)
+            log.warning("%s", self.access_hint())
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=jinja2.select_autoescape(["html"]),
@@ -166,19 +174,38 @@ class ConsoleWeb:
     def now(self) -> datetime:
         return _naive_utc(self.ctx.clock())
 
+    def access_hint(self) -> str:
+        """How to sign in when no reviewers are configured (printed when the console starts)."""
+        server = getattr(self.ctx.settings, "server", None)
+        host = getattr(server, "console_host", "127.0.0.1")
+        port = getattr(server, "console_port", 8318)
+        return (
+            "andon console: no reviewers are configured, so sign in with your name and this "
+            f"access token: {self.access_token} (or open http://{host}:{port}/login?token="
+            f"{self.access_token}). It changes at every start; add reviewers with "
+            "`andon console add-user NAME`."
+        )
+
     # -- sessions
 
     def viewer(self, request: Request) -> Viewer | None:
         session = self.signer.read(request.cookies.get(SESSION_COOKIE))
         if session is None:
             return None
+        if session.via == "token":
+            if self.access_token is None or session.marker != token_marker(self.access_token):
+                return None
+            return Viewer(session.user, session.user, session.csrf)
         user = find_user(self.settings, session.user)
         if user is None:  # removed from settings since signing in
             return None
         return Viewer(user.name, user.display_name or user.name, session.csrf)
 
-    def start_session(self, response: Response, user: str) -> Session:
-        cookie, session = self.signer.issue(user, self.settings.session_hours * 3600)
+    def start_session(self, response: Response, user: str, via: str = "password") -> Session:
+        marker = token_marker(self.access_token) if via == "token" and self.access_token else ""
+        cookie, session = self.signer.issue(
+            user, self.settings.session_hours * 3600, via=via, marker=marker
+        )
         response.set_cookie(
             SESSION_COOKIE,
             cookie,

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from console.app import console_routes
 from console.auth import (
     LoginThrottle,
     SessionSigner,
     hash_password,
     verify_password,
 )
-from tests.console.conftest import API_TOKEN, csrf_of, sign_in
+from settings import Settings
+from tests.console.conftest import API_TOKEN, Context, csrf_of, sign_in
+from warehouse import Warehouse
 
 
 def test_password_hashes_verify_and_differ_per_salt() -> None:
@@ -114,3 +121,32 @@ def test_api_changes_from_a_session_need_the_csrf_header(client: TestClient) -> 
     )
     assert done.status_code == 202, done.text
     assert done.json()["actor"] == "maria"
+
+
+def test_without_reviewers_people_sign_in_with_the_printed_access_token(
+    settings: Settings, warehouse: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    ctx = Context(settings, warehouse)  # no [[console.users]]
+    with caplog.at_level("WARNING", logger="andon.console"):
+        app = Starlette(routes=console_routes(ctx))
+    hint = next(r.getMessage() for r in caplog.records if "access token" in r.getMessage())
+    token = re.search(r"access token: (\S+) ", hint).group(1)  # type: ignore[union-attr]
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        page = client.get(f"/login?token={token}")
+        assert "No reviewers are set up yet" in page.text and token in page.text
+        wrong = client.post(
+            "/login", data={"name": "sam", "password": "nope", "csrf": csrf_of(page.text)}
+        )
+        assert wrong.status_code == 401
+        ok = client.post(
+            "/login",
+            data={"name": "sam", "password": token, "csrf": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert ok.status_code == 303, ok.text[ok.text.find("flash") : ok.text.find("flash") + 200]
+        assert "Signed in as <strong>sam</strong>" in client.get("/").text
+        cookie = client.cookies.get("andon_session")
+    # A restarted console has a new token: the old session no longer works.
+    with TestClient(Starlette(routes=console_routes(ctx)), base_url="http://127.0.0.1") as other:
+        other.cookies.set("andon_session", cookie or "")
+        assert other.get("/", follow_redirects=False).status_code == 303
