@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from pydantic import SecretStr
 
+from server import app as server_app
 from server.runtime import RunningServer, start_server
 from settings import Settings
 from tests.ingest.test_otlp_decode import SPEC_LOGS, SPEC_TRACE
@@ -36,6 +37,12 @@ from warehouse import Warehouse
 
 JSON = {"Content-Type": "application/json"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+@pytest.fixture(autouse=True)
+def _receiver_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background services (the scheduler) here: these tests are about the receiver."""
+    monkeypatch.setattr(server_app, "BACKGROUND_SERVICES", [])
 
 
 @pytest.fixture
