@@ -162,3 +162,9 @@ def test_untrusted_text_cannot_close_its_block():
     )
     assert wrapped.count("</untrusted_data>") == 1
     assert wrapped.startswith('<untrusted_data source="support_ticket">')
+
+
+def test_slow_api_times_out(anthropic_standin):
+    api = anthropic_standin([{**_tool_use("toolu_1", "submit", {"n": 1}), "delay_seconds": 2}])
+    with pytest.raises(LLMUnavailable, match=r"did not answer within 0\.5s"):
+        _loop(standin_llm_settings(api, timeout_seconds=0.5), [])

@@ -27,7 +27,8 @@ Scripts are JSON files under ``tests/standins/fixtures/anthropic/`` (or lists bu
                                  "error": {"type": "overloaded_error", "message": "Overloaded"}}}
      ]}
 
-Missing message fields (``id``, ``type``, ``role``, ``model``, ``usage``, ``stop_reason``) are
+An entry may carry ``"delay_seconds": n`` to answer late (client timeouts). Missing message
+fields (``id``, ``type``, ``role``, ``model``, ``usage``, ``stop_reason``) are
 filled in. When the script runs out the stand-in answers 500 and records a violation.
 
 Use it in a test (the RCA tests reuse it the same way). Register the fixture once, in the test
@@ -48,6 +49,7 @@ then, in a test module::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -147,7 +149,9 @@ class AnthropicStandin:
                 self.send_header("content-length", str(len(data)))
                 self.send_header("request-id", f"req_standin_{len(standin.requests)}")
                 self.end_headers()
-                self.wfile.write(data)
+                # The client may have given up (a timeout test): nothing to answer then.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -192,6 +196,9 @@ class AnthropicStandin:
                 return self._reject(500, "api_error", "stand-in script exhausted")
             scripted = self.responses[self._cursor]
             self._cursor += 1
+        if scripted.get("delay_seconds"):
+            # A slow API, to exercise client timeouts (the lock is released: others proceed).
+            threading.Event().wait(float(scripted["delay_seconds"]))
         status = int(scripted.get("status", 200))
         if status != 200:
             return status, scripted["body"]
