@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis.config import AnalysisSettings
 from analysis.evidence_sql import cluster_sql, render, run_cluster_sql
-from analysis.flows import Flow
+from analysis.flows import Flow, siblings
 from analysis.friction import Candidate
 from analysis.models import Cluster, EvidenceItem, SegmentShare
 from analysis.segments import implied_attributes, in_segment, share
@@ -39,6 +39,8 @@ class FrictionContext:
     flows: list[Flow]
     frames: dict[tuple[str, str], pl.DataFrame]
     events: pl.DataFrame | None
+    units: list[tuple[str, str, str, str]] = field(default_factory=list)
+    step_stats: pl.DataFrame | None = None
     affected: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
     error_traces: dict[str, list[str]] = field(default_factory=dict)
     _has_previous: bool | None = None
@@ -153,7 +155,9 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
         elif c.kind == "retry":
             a_in = inside.filter(pl.col("succeeded"))["attempts"].cast(pl.Float64).to_numpy()
             a_out = outside.filter(pl.col("succeeded"))["attempts"].cast(pl.Float64).to_numpy()
-            value, baseline = float(a_in.mean()), float(a_out.mean())
+            value = float(a_in.mean())
+            # everyone in the segment: the baseline is the flows' other steps
+            baseline = float(a_out.mean()) if a_out.size else _other_steps_attempts(ctx, c.step)
             ci = _mean_ci(a_in)
             diff_ci = mean_diff_ci(a_in, a_out)
             affected, users_of = inside.height, inside
@@ -255,7 +259,11 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
     if "error_trace" in users_of.columns:
         ctx.error_traces[cid] = [t for t in users_of["error_trace"].to_list() if t][:2000]
     implies = implied_attributes(tf if tf is not None else ctx.sessions, c.segment, ctx.attributes) if c.segment else {}  # fmt: skip
-    sql, params = cluster_sql(ctx.wh, c.kind, c.step, c.next_step, c.segment)
+    # Drop-off style populations leave out sessions that branched to another flow's next step.
+    branches = siblings(ctx.units, c.step, c.next_step) if c.kind != "slow_step" else []
+    if branches:
+        values["other_flows_next_steps"] = ", ".join(branches)
+    sql, params = cluster_sql(ctx.wh, c.kind, c.step, c.next_step, c.segment, branches)
     window = {"since": ctx.since, "until": ctx.until, "gap_s": cfg.session_gap_minutes * 60}
     trend = None
     previous = math.nan
@@ -314,6 +322,16 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
         exemplar_trace_ids=[t for t in exemplars if t], next_step=c.next_step, goal=c.goal,
         segment_implies=implies, window_start=ctx.since, window_end=ctx.until,
     )  # fmt: skip
+
+
+def _other_steps_attempts(ctx: FrictionContext, step: str) -> float:
+    """Attempts per success at the flows' other steps (the baseline when everyone is hit)."""
+    if ctx.step_stats is None:
+        return math.nan
+    flow_steps = {u[0] for u in ctx.units} | {u[1] for u in ctx.units}
+    other = ctx.step_stats.filter(pl.col("step").is_in(list(flow_steps - {step})))
+    done = int(other["succeeded_sessions"].sum())
+    return float(other["succeeded_attempts"].sum()) / done if done else math.nan
 
 
 def _metric(c: Candidate) -> str:

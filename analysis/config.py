@@ -118,6 +118,11 @@ class AnalysisSettings(BaseModel):
             "telemetry.sdk.name",
             "telemetry.sdk.language",
             "service.instance.id",
+            "error.type",
+            "exception.type",
+            "exception.message",
+            "otel.status_code",
+            "otel.status_description",
         ],
         description="Attribute keys never used as segments.",
     )

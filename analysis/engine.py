@@ -7,7 +7,7 @@ functions of the other modules; `find_frictions` is the pure core used by tests 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ import polars as pl
 from analysis.clusters import FrictionContext, build_cluster, rank_clusters
 from analysis.config import AnalysisSettings
 from analysis.error_groups import error_group_clusters, link_errors
-from analysis.flows import Flow, declared_flows, discover_flows, flow_transitions
+from analysis.flows import Flow, declared_flows, discover_flows, flow_transitions, siblings
 from analysis.friction import (
     Candidate,
     dropoff_candidates,
@@ -35,7 +35,7 @@ from analysis.selection import (
     strongest,
 )
 from analysis.sessions import discover_attributes, fetch_sessions
-from analysis.steps import events, session_steps, transition_frame
+from analysis.steps import events, session_steps, step_stats, transition_frame
 from analysis.themes import link_themes, theme_clusters, ticket_themes
 from warehouse import Warehouse
 
@@ -49,6 +49,8 @@ class Findings:
     candidates: int
     frames: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
     events: pl.DataFrame | None = None
+    units: list[tuple[str, str, str, str]] = field(default_factory=list)
+    step_stats: pl.DataFrame | None = None
 
 
 @dataclass
@@ -86,23 +88,33 @@ def find_frictions(
     min_n = cfg.min_sessions
     frames: dict[tuple[str, str], pl.DataFrame] = {}
     candidates: list[Candidate] = []
-    for unit in units:
-        tf = transition_frame(steps, attr_frame, unit[0], unit[1])
+    stats = step_stats(steps)
+    flow_steps = sorted({u[0] for u in units} | {u[1] for u in units})
+    # Goal steps have no next step, but can still need retries (or fail and be retried).
+    goals = [(f.goal, "", f.name, f.goal) for f in flows]
+    goal_units = [g for i, g in enumerate(goals) if g not in goals[:i]]
+    for unit in units + goal_units:
+        branches = siblings(units, unit[0], unit[1]) if unit[1] else []
+        tf = transition_frame(steps, attr_frame, unit[0], unit[1], branches)
         if tf.height < 2 * min_n:
             continue
         frames[(unit[0], unit[1])] = tf
-        candidates += dropoff_candidates(tf, unit, attributes, min_n)
+        if unit[1]:
+            candidates += dropoff_candidates(tf, unit, attributes, min_n)
         candidates += retry_candidates(tf, unit, attributes, min_n)
-        candidates += error_candidates(tf, unit, attributes, min_n, cfg.min_rate_effect)
+        elsewhere = stats.filter(pl.col("step").is_in(flow_steps) & (pl.col("step") != unit[0]))
+        other = (int(elsewhere["error_sessions"].sum()), int(elsewhere["sessions"].sum()))
+        candidates += error_candidates(tf, unit, attributes, min_n, other)
     ev_attrs = ev.join(attr_frame, on="session_id", how="left")
     candidates += slow_candidates(ev_attrs, units, attributes, min_n)
     if not candidates:
-        return Findings(flows, [], 0, frames, ev_attrs)
+        return Findings(flows, [], 0, frames, ev_attrs, units)
     adjust(candidates)
     limits = thresholds(cfg)
     passing = [c for c in candidates if passes(c, cfg.fdr, min_n, limits)]
     best = strongest(passing)
     findings: list[tuple[Candidate, dict[str, float]]] = []
+    converted: set[tuple[str, str]] = set()
     for key in sorted(best):
         c = best[key]
         found_tf = frames.get((c.step, c.next_step))
@@ -124,29 +136,32 @@ def find_frictions(
                 found_tf, c.segment, alpha=cfg.fdr, min_effect=cfg.min_rate_effect
             )
             if verdict == "retry":
-                continue  # users retry until it works: the retry finding covers it
-            extra["resolves_on_reload"] = 1.0 if verdict == "reload" else 0.0
+                if ("retry", c.step, "") in best or ("retry", c.step) in converted:
+                    continue  # users retry until it works: the retry finding covers it
+                converted.add(("retry", c.step))
+                # Errors everyone retries through: a retry finding of its own.
+                c = replace(c, kind="retry", metric="attempts_per_success")
+            else:
+                extra["resolves_on_reload"] = 1.0 if verdict == "reload" else 0.0
         findings.append((c, extra))
     findings = _one_cause_per_step(findings, frames)
-    return Findings(flows, findings, len(candidates), frames, ev_attrs)
+    return Findings(flows, findings, len(candidates), frames, ev_attrs, units, stats)
 
 
 def _one_cause_per_step(
     findings: list[tuple[Candidate, dict[str, float]]], frames: dict[tuple[str, str], pl.DataFrame]
 ) -> list[tuple[Candidate, dict[str, float]]]:
     """Errors that go away on reload also raise attempts: report them once, as error_abandon."""
-    error_steps = {
-        (c.step, c.next_step): c.segment for c, _ in findings if c.kind == "error_abandon"
-    }
+    error_steps = {c.step: c for c, _ in findings if c.kind == "error_abandon"}
     kept = []
     for c, extra in findings:
-        seg = error_steps.get((c.step, c.next_step))
-        tf = frames.get((c.step, c.next_step))
+        err = error_steps.get(c.step)
+        tf = frames.get((err.step, err.next_step)) if err is not None else None
         if (
             c.kind == "retry"
-            and seg is not None
+            and err is not None
             and tf is not None
-            and _overlaps(tf, seg, c.segment)
+            and _overlaps(tf, err.segment, c.segment)
         ):
             continue
         kept.append((c, extra))
@@ -187,7 +202,7 @@ def analyse(
     found = find_frictions(sessions, keys, cfg)
     lap("frictions")
     ctx = FrictionContext(wh, cfg, since, until, sessions, keys, found.flows, found.frames,
-                          found.events)  # fmt: skip
+                          found.events, found.units, found.step_stats)  # fmt: skip
     clusters = [build_cluster(ctx, c, extra) for c, extra in found.findings]
     lap("evidence")
     error_words = link_errors(wh, clusters, ctx.error_traces, since, until)

@@ -22,6 +22,8 @@ _PARAM = re.compile(r"\{(\w+):([^}]+)\}")
 def _literal(value: Any) -> str:
     if isinstance(value, datetime):
         return f"toDateTime64('{value.strftime('%Y-%m-%d %H:%M:%S.%f')}', 9)"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int | float):
@@ -64,12 +66,15 @@ per_session AS (
                     arrayEnumerate(st)) AS recovered,
         arrayExists((s, k) -> s = {{next_step:String}} AND k > first_error_pos, st,
                     arrayEnumerate(st)) AS next_after_error,
-        had_error AND NOT recovered AND NOT next_after_error AS abandoned_after_error,
+        had_error AND NOT next_after_error AS abandoned_after_error,
         countEqual(st, {{step:String}}) AS attempts,
         arrayExists((s, e) -> s = {{step:String}} AND NOT e, st, er) AS succeeded,
         {_segment_condition(len(segment_keys))} AS in_segment
     FROM sessions
     WHERE first_pos > 0
+        -- sessions that went on to another flow's next step did not drop off: left out
+        AND (reached_next OR NOT arrayExists((s, k) -> has({{branches:Array(String)}}, s)
+                                             AND k > first_pos, st, arrayEnumerate(st)))
 )"""
 
 
@@ -117,13 +122,18 @@ ARRAY JOIN arrayFilter((x, s) -> s = {step:String}, du, st) AS d""",
 
 
 def cluster_sql(
-    wh: Warehouse, kind: str, step: str, next_step: str, segment: dict[str, str]
+    wh: Warehouse,
+    kind: str,
+    step: str,
+    next_step: str,
+    segment: dict[str, str],
+    branches: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The parameterised query of a friction cluster, and its parameters (window excluded:
     add ``since``, ``until`` and ``gap_s``)."""
     keys = sorted(segment)
     sql = roots_sql(wh) + _session_cte(keys) + _SELECTS[kind]
-    params: dict[str, Any] = {"step": step, "next_step": next_step}
+    params: dict[str, Any] = {"step": step, "next_step": next_step, "branches": branches or []}
     for i, key in enumerate(keys):
         params[f"sk{i}"] = key
         params[f"sv{i}"] = segment[key]

@@ -88,3 +88,8 @@ def flow_transitions(flows: list[Flow]) -> list[tuple[str, str, str, str]]:
                 seen.add((step, nxt))
                 out.append((step, nxt, flow.name, flow.goal))
     return out
+
+
+def siblings(units: list[tuple[str, str, str, str]], step: str, next_step: str) -> list[str]:
+    """Other next steps of ``step`` in the flows: where sessions branch off to another flow."""
+    return sorted({u[1] for u in units if u[0] == step and u[1] != next_step})

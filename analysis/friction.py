@@ -52,6 +52,9 @@ class Candidate:
 
     @property
     def key(self) -> tuple[str, str, str]:
+        """One finding per key: retries and latency belong to a step whatever comes next."""
+        if self.kind in ("retry", "slow_step"):
+            return (self.kind, self.step, "")
         return (self.kind, self.step, self.next_step)
 
 
@@ -98,31 +101,24 @@ def retry_candidates(
 
 def error_candidates(
     tf: pl.DataFrame, unit: tuple[str, str, str, str], attributes: list[str], min_n: int,
-    min_rate_effect: float,
+    other_steps: tuple[int, int],
 ) -> list[Candidate]:  # fmt: skip
-    """Segments where errors at the step concentrate; plus, for everyone, errors that are both
-    frequent (>= ``min_rate_effect`` of the step's sessions) and followed by leaving."""
+    """Segments where errors at the step concentrate; and, for everyone, whether sessions hit
+    errors at this step more often than at the flows' other steps (``other_steps`` = (session
+    steps with an error, session steps) elsewhere)."""
     found = _from_tests(
         rate_tests(tf, "had_error", attributes, min_n), "error_abandon", "error_rate", unit,
         relative=False,
     )  # fmt: skip
-    errors = tf.filter(pl.col("had_error"))
-    clean = tf.filter(~pl.col("had_error"))
-    if errors.height >= min_n and clean.height >= min_n:
-        share = errors.height / tf.height
-        x1, n1 = int(errors["abandoned_after_error"].sum()), errors.height
-        x2, n2 = int(clean["dropped"].sum()), clean.height
-        p = float(
-            two_proportion_greater(np.array([x1]), np.array([n1]), np.array([x2]), np.array([n2]))[
-                0
-            ]
-        )
-        if share < min_rate_effect:
-            p = 1.0  # rare background errors are not a friction of their own
+    x1, n1 = int(tf["had_error"].sum()), tf.height
+    x2, n2 = other_steps
+    if x1 >= min_n and n2 > 0:
+        p = float(two_proportion_greater(np.array([x1]), np.array([n1]), np.array([x2]),
+                                         np.array([n2]))[0])  # fmt: skip
         step, next_step, flow, goal = unit
         found.append(
-            Candidate("error_abandon", flow, step, next_step, goal, {}, "abandon_rate_after_error",
-                      x1 / n1, x2 / n2, n1, n2, x1 / n1 - x2 / n2, p, extra={"error_share": share})
+            Candidate("error_abandon", flow, step, next_step, goal, {}, "error_rate", x1 / n1,
+                      x2 / n2, n1, n2, x1 / n1 - x2 / n2, p)
         )  # fmt: skip
     return found
 

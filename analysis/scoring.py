@@ -36,6 +36,7 @@ class Match:
     value: float | None = None
     error: float | None = None  # absolute (rates) or relative (latency, attempts)
     within_tolerance: bool = False
+    comparable: bool = True  # False: the truth counts only one flow's sessions at a shared step
 
 
 @dataclass
@@ -55,10 +56,18 @@ class Score:
         return sum(1 for m in self.matches if m.within_tolerance)
 
     @property
+    def comparable(self) -> int:
+        return sum(1 for m in self.matches if m.comparable)
+
+    @property
+    def within_comparable(self) -> int:
+        return sum(1 for m in self.matches if m.comparable and m.within_tolerance)
+
+    @property
     def ok(self) -> bool:
         return (
             self.found == len(self.matches)
-            and self.within == len(self.matches)
+            and self.within_comparable == self.comparable
             and len(self.unexpected) <= 1
         )
 
@@ -67,7 +76,16 @@ def _relative(kind: str) -> bool:
     return kind in ("retry", "slow_step")
 
 
-def matches_truth(cluster: Cluster, truth: Any) -> bool:
+def flow_shared(truth: Any, flows: dict[str, list[str]]) -> bool:
+    """Whether a drop-off style truth is measured on one flow's sessions at a step that other
+    flows' sessions also reach: the data cannot tell which flow a session meant to follow, so
+    the observable rate mixes them (the effect is then not comparable)."""
+    if truth.kind not in ("dropoff", "error_abandon"):
+        return False
+    return any(truth.step in steps for name, steps in flows.items() if name != truth.flow)
+
+
+def matches_truth(cluster: Cluster, truth: Any, shared: bool = False) -> bool:
     """Same kind, step and sessions as the injected friction."""
     if cluster.kind != truth.kind or cluster.step != truth.step:
         return False
@@ -77,7 +95,11 @@ def matches_truth(cluster: Cluster, truth: Any) -> bool:
     if not truth.segment and cluster.segment:
         return False
     expected = truth.affected_sessions
-    return not expected or abs(cluster.affected_sessions - expected) <= max(0.1 * expected, 3)
+    return (
+        shared
+        or not expected
+        or abs(cluster.affected_sessions - expected) <= max(0.1 * expected, 3)
+    )
 
 
 def score(clusters: list[Cluster], manifest: Any) -> Score:
@@ -87,8 +109,10 @@ def score(clusters: list[Cluster], manifest: Any) -> Score:
     for truth in manifest.frictions:
         observed = truth.observed_value if truth.observed_value is not None else truth.value
         m = Match(truth.id, truth.kind, truth.step, dict(truth.segment), observed)
+        shared = flow_shared(truth, getattr(manifest, "flows", {}) or {})
+        m.comparable = not shared
         for c in clusters:
-            if c.id not in used and matches_truth(c, truth):
+            if c.id not in used and matches_truth(c, truth, shared):
                 used.add(c.id)
                 m.cluster_id, m.value = c.id, c.value
                 if _relative(truth.kind):

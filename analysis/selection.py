@@ -116,7 +116,9 @@ def error_verdict(
     inside = tf.filter(in_segment(segment))
     errors = inside.filter(pl.col("had_error"))
     clean = tf.filter(~pl.col("had_error"))
-    x1, n1 = int(errors["abandoned_after_error"].sum()), errors.height
+    # The verdict looks at sessions that never got past the error; sessions that got past it on
+    # a reload and left later anyway count as abandoned in the reported rate, not here.
+    x1, n1 = int(errors["gave_up"].sum()), errors.height
     x2, n2 = int(clean["dropped"].sum()), clean.height
     rate, base = (x1 / n1 if n1 else 0.0), (x2 / n2 if n2 else 0.0)
     p = float(
@@ -125,7 +127,8 @@ def error_verdict(
     recovered = errors.filter(pl.col("recovered"))
     multi = share(recovered["errors"] >= 2) if recovered.height else 0.0
     numbers = {
-        "abandon_rate_after_error": rate,
+        "gave_up_rate": rate,
+        "abandon_rate_after_error": share(errors["abandoned_after_error"]),
         "leave_rate_without_error": base,
         "error_sessions": n1,
         "abandoned_sessions": x1,

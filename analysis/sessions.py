@@ -92,10 +92,14 @@ def discover_attributes_sql(wh: Warehouse) -> str:
         roots_sql(wh)
         + """
 SELECT key, uniqExactArray(vals) AS n_values, avg(length(vals) > 1) AS varying,
-       count() AS sessions
+       count() AS sessions, avg(spans_with / spans_total) AS span_coverage
 FROM (
-    SELECT session_key, kv.1 AS key, groupUniqArray(kv.2) AS vals
-    FROM (SELECT * FROM keyed LIMIT {sample:UInt64})
+    SELECT session_key, kv.1 AS key, groupUniqArray(kv.2) AS vals, count() AS spans_with,
+           any(n_spans) AS spans_total
+    FROM (
+        SELECT *, count() OVER (PARTITION BY session_key) AS n_spans
+        FROM (SELECT * FROM keyed LIMIT {sample:UInt64})
+    )
     ARRAY JOIN arrayConcat(
         arrayZip(mapKeys(res), mapValues(res)), arrayZip(mapKeys(attrs), mapValues(attrs))
     ) AS kv
@@ -119,18 +123,23 @@ def discover_attributes(
     extra: list[str],
     sample: int = 300_000,
 ) -> list[SegmentAttribute]:
-    """Low-cardinality attributes that are constant within a session: the segment candidates."""
+    """Low-cardinality attributes that describe the whole session: the segment candidates.
+
+    A candidate has 2..``max_values`` values, keeps one value within a session, and is set on
+    (nearly) every step of the sessions that have it; that rules out outcomes such as
+    ``error.type``, which only the failing steps carry.
+    """
     rows = wh.rows(
         discover_attributes_sql(wh),
         {"since": since, "until": until, "gap_s": gap_minutes * 60, "sample": sample},
     )
     total = max((int(r[3]) for r in rows), default=0)
     found: list[SegmentAttribute] = []
-    for key, n_values, varying, sessions in rows:
+    for key, n_values, varying, sessions, span_coverage in rows:
         wanted = key in extra
         if key in ignore and not wanted:
             continue
-        usable = 2 <= n_values <= max_values and varying <= 0.02
+        usable = 2 <= n_values <= max_values and varying <= 0.02 and span_coverage >= 0.9
         if wanted or usable:
             found.append(SegmentAttribute(key, int(n_values), int(sessions) / max(total, 1)))
     return found

@@ -41,9 +41,16 @@ def session_steps(ev: pl.DataFrame) -> pl.DataFrame:
 
 
 def transition_frame(
-    steps: pl.DataFrame, attributes: pl.DataFrame, step: str, next_step: str
+    steps: pl.DataFrame,
+    attributes: pl.DataFrame,
+    step: str,
+    next_step: str,
+    branches: list[str] | None = None,
 ) -> pl.DataFrame:
     """Sessions that reached ``step``, with outcomes for the transition to ``next_step``.
+
+    Sessions that went on from ``step`` to one of ``branches`` (the next step of another flow)
+    instead of ``next_step`` are left out: they followed another flow, they did not drop off.
 
     Columns: session_id, attempts, errors, had_error, succeeded, reached_next, dropped,
     abandoned_after_error, recovered, last_trace, error_trace, plus the segment attributes.
@@ -63,10 +70,48 @@ def transition_frame(
             pl.col("had_error") & (pl.col("last_ok_pos").fill_null(-1) > pl.col("first_error_pos"))
         ).alias("recovered"),
     ).with_columns(
+        # Gave up after the error: never reached the next step after it (a session that got
+        # past the error on a reload but still left at this step gave up too).
+        (
+            pl.col("had_error")
+            & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
+        ).alias("abandoned_after_error"),
+        # Gave up on the error itself: never got past it (no success after it, no next step).
         (
             pl.col("had_error")
             & ~pl.col("recovered")
             & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
-        ).alias("abandoned_after_error")
+        ).alias("gave_up"),
     )
+    if branches:
+        other = (
+            steps.filter(pl.col("step").is_in(branches))
+            .group_by("session_id")
+            .agg(pl.col("last_pos").max().alias("branch_last_pos"))
+        )
+        frame = (
+            frame.join(other, on="session_id", how="left")
+            .filter(
+                pl.col("reached_next")
+                | (pl.col("branch_last_pos").fill_null(-1) <= pl.col("first_pos"))
+            )
+            .drop("branch_last_pos")
+        )
     return frame.join(attributes, on="session_id", how="left")
+
+
+def step_stats(steps: pl.DataFrame) -> pl.DataFrame:
+    """Per step: sessions, sessions with an error there, and attempts of those that succeeded."""
+    return (
+        steps.group_by("step")
+        .agg(
+            pl.len().alias("sessions"),
+            (pl.col("errors") > 0).sum().alias("error_sessions"),
+            pl.col("attempts")
+            .filter(pl.col("last_ok_pos").is_not_null())
+            .sum()
+            .alias("succeeded_attempts"),
+            pl.col("last_ok_pos").is_not_null().sum().alias("succeeded_sessions"),
+        )
+        .sort("step")
+    )

@@ -70,7 +70,10 @@ def test_evidence_sql_reproduces_every_number(
         # the same query, parameterised, over the window: same numbers
         from analysis.evidence_sql import cluster_sql
 
-        sql, params = cluster_sql(wh, c.kind, c.step, c.next_step, c.segment)
+        branches = str(c.values.get("other_flows_next_steps", ""))
+        sql, params = cluster_sql(
+            wh, c.kind, c.step, c.next_step, c.segment, [b for b in branches.split(", ") if b]
+        )
         again = run_cluster_sql(wh, sql, params, since, until, 30.0)
         assert math.isclose(again["value"], value, rel_tol=1e-9)
 
