@@ -15,8 +15,8 @@ With no request on its way, it inserts at once: a lone request is never delayed.
 
 Backpressure: the rows waiting or being inserted are bounded by ``queue_max_rows``; a submit
 that would go over raises `Backpressure` (HTTP 429 with Retry-After) instead of growing memory.
-A failed insert fails the futures of the rows it held with `WarehouseError` (HTTP 503 with
-Retry-After), and the senders retry. `stop` stops accepting, then flushes what was accepted.
+A failed insert is retried request by request (so one bad submission fails alone); what still
+fails gets the `WarehouseError` on its future (HTTP 503 with Retry-After), and senders retry. `stop` stops accepting, then flushes what was accepted.
 
 Usage::
 
@@ -273,21 +273,22 @@ class BatchWriter:
     def _insert_group(self, table: str, items: list[_Pending]) -> None:
         try:
             written = self._insert(table, items)
-        except WarehouseError as exc:
-            # The engine failed: nothing in this group is acknowledged; senders retry.
-            self.stats.failed_inserts += 1
-            log.warning("insert into %s failed (%d requests): %s", table, len(items), exc)
-            for item in items:
-                item.future.set_exception(exc)
-            return
         except Exception as exc:
-            # The data itself could not be encoded: isolate the culprit by retrying alone.
             if len(items) > 1:
+                # One bad submission must not fail the others sharing its insert: retry each
+                # alone (when the engine itself is down, each fails fast the same way).
+                log.warning(
+                    "insert of %d requests into %s failed, retrying one by one: %s",
+                    len(items),
+                    table,
+                    exc,
+                )
                 for item in items:
                     self._insert_group(table, [item])
                 return
             self.stats.failed_inserts += 1
-            log.exception("insert into %s rejected the data", table)
+            if not isinstance(exc, WarehouseError):
+                log.exception("insert into %s failed", table)
             items[0].future.set_exception(exc)
             return
         self.stats.inserts += 1

@@ -33,7 +33,7 @@ from server import app as server_app
 from server.runtime import RunningServer, start_server
 from settings import Settings
 from tests.ingest.test_otlp_decode import SPEC_LOGS, SPEC_TRACE
-from warehouse import Warehouse
+from warehouse import Warehouse, open_warehouse
 
 JSON = {"Content-Type": "application/json"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -400,16 +400,20 @@ def test_full_queue_gets_429_with_retry_after(settings: Settings, warehouse: War
     assert _count(warehouse) == 2
 
 
-def test_failing_warehouse_gets_503_with_retry_after(
-    server: RunningServer, warehouse: Warehouse
-) -> None:
-    warehouse.command(f"DROP TABLE {warehouse.table('otel_logs')}")
-    response = httpx.post(f"{server.ingest_url}/v1/logs", json=SPEC_LOGS)
-    assert response.status_code == 503
-    assert response.headers["retry-after"] == "5"
-    assert "warehouse" in response.json()["message"]
-    # Traces still flow: one table's failure does not block the other.
-    assert httpx.post(f"{server.ingest_url}/v1/traces", json=SPEC_TRACE).status_code == 200
+def test_failing_warehouse_gets_503_with_retry_after(fresh_settings: Settings) -> None:
+    wh = open_warehouse(fresh_settings.warehouse)  # its own database: this test breaks it
+    try:
+        with start_server(fresh_settings, wh, ingest_port=0, console_port=0) as running:
+            wh.command(f"DROP TABLE {wh.table('otel_logs')}")
+            response = httpx.post(f"{running.ingest_url}/v1/logs", json=SPEC_LOGS)
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "5"
+            assert "warehouse" in response.json()["message"]
+            # Traces still flow: one table's failure does not block the other.
+            traces = httpx.post(f"{running.ingest_url}/v1/traces", json=SPEC_TRACE)
+            assert traces.status_code == 200
+    finally:
+        wh.close()
 
 
 def test_stopping_server_answers_503(server: RunningServer) -> None:

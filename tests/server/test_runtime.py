@@ -97,14 +97,11 @@ def test_andon_errors_become_json_and_services_follow_the_server(
 
 
 def test_stop_waits_for_in_flight_requests_and_flushes(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(server_app, "BACKGROUND_SERVICES", [])
     gated = GatedWarehouse(settings.warehouse)
     try:
-        from warehouse.migrate import migrate
-
-        migrate(gated)
         running = start_server(settings, gated, ingest_port=0, console_port=0)
         url = f"{running.ingest_url}/v1/traces"
         answers: list[int] = []
@@ -124,7 +121,6 @@ def test_stop_waits_for_in_flight_requests_and_flushes(
         sender.join(30)
         assert answers == [200]
         assert gated.scalar(f"SELECT count() FROM {gated.table('otel_traces')}") == 1
-        gated.command(f"DROP DATABASE IF EXISTS {gated.database}")
     finally:
         gated.close()
 
