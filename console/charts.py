@@ -173,11 +173,11 @@ class FunnelStep:
         return self.dropped / self.sessions if self.sessions else 0.0
 
 
-def funnel(steps: Sequence[FunnelStep], *, title: str, width: int = 760) -> Markup:
+def funnel(steps: Sequence[FunnelStep], *, title: str, width: int = 1000) -> Markup:
     """Sessions reaching each step (bars) and the share lost at each step (text, red if high)."""
     if not steps:
         return Markup('<p class="empty">No sessions went through this flow in the window.</p>')
-    label_w, info_w, row_h = 220, 230, 30
+    label_w, info_w, row_h = 240, 300, 30
     height = row_h * len(steps) + 8
     first = max(steps[0].sessions, 1)
     top_value = max(max(s.sessions for s in steps), 1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.datastructures import FormData
@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from console.web import ConsoleWeb, Viewer, redirect
 from errors import InputError
-from scheduler import FINISHED, JobRun, JobRunner, format_duration, shared_runner
+from scheduler import FINISHED, JobRun, JobRunner, shared_runner
 
 STATUSES = ["running", "retrying", "succeeded", "failed", "skipped"]
 TRIGGER_TEXT = {
@@ -24,16 +24,26 @@ TRIGGER_TEXT = {
 }
 
 
+def plain_duration(delta: timedelta) -> str:
+    """timedelta(hours=2) -> '2 hours'; 90 s -> '90 seconds'; 1 day -> 'day'."""
+    seconds = int(delta.total_seconds())
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}s" if count != 1 else unit
+    return f"{seconds} seconds"
+
+
 def schedule_text(runner: JobRunner, name: str) -> str:
-    """'Every 1h, covering the last 7d' in words a PM reads at a glance."""
+    """'Every hour, looking at the last 7 days' in words a PM reads at a glance."""
     schedule = runner.schedule(name)
-    text = f"Every {format_duration(schedule.period)}"
+    text = f"Every {plain_duration(schedule.period)}"
     if schedule.window_length is not None:
-        text += f", looking at the last {format_duration(schedule.window_length)}"
+        text += f", looking at the last {plain_duration(schedule.window_length)}"
     else:
         text += ", covering what arrived since its last run"
     if schedule.settle_delay.total_seconds():
-        text += f" (waits {format_duration(schedule.settle_delay)} for late data)"
+        text += f" (waits {plain_duration(schedule.settle_delay)} for late data)"
     return text
 
 
@@ -116,6 +126,7 @@ def runs_routes(web: ConsoleWeb) -> list[BaseRoute]:
             page=page,
             failing=failing_jobs(r),
             max_attempts=r.settings.max_attempts,
+            scheduler_on=r.settings.enabled,
             trigger_text=TRIGGER_TEXT,
         )
 

@@ -105,19 +105,6 @@ def impact_chart(ticket: Ticket) -> Any:
     )
 
 
-def evidence_charts(ticket: Ticket) -> dict[str, Any]:
-    """Bar charts for evidence items whose values are a breakdown (several numbers)."""
-    out = {}
-    for item in ticket.evidence:
-        numbers = [(str(k), float(v)) for k, v in item.values.items() if isinstance(v, int | float)]
-        if (
-            item.kind in ("segment_breakdown", "comparison", "trend", "latency", "attempts")
-            and len(numbers) >= 2
-        ):
-            out[item.id] = charts.bars(numbers[:12], title=item.summary or item.id)
-    return out
-
-
 def tickets_routes(web: ConsoleWeb) -> list[BaseRoute]:
     """The review queue pages and /api/v1/tickets."""
     ctx = web.ctx
@@ -160,7 +147,6 @@ def tickets_routes(web: ConsoleWeb) -> list[BaseRoute]:
             history=tickets.history(ctx.warehouse, ticket.id),
             support=support_tickets(ctx.warehouse, ticket.linked_support_tickets),
             impact_chart=impact_chart(ticket),
-            evidence_charts=evidence_charts(ticket),
             kind_text=KIND_TEXT,
             status_text=STATUS_TEXT,
             action_text=ACTION_TEXT,

@@ -22,7 +22,10 @@ def test_runs_page_lists_jobs_and_runs(client: TestClient, console_ctx: Context)
     sign_in(client)
     page = client.get("/runs")
     assert page.status_code == 200
-    assert "housekeeping" in page.text and "Every 1d" in page.text
+    assert (
+        "housekeeping" in page.text
+        and "Every day, covering what arrived since its last run" in page.text
+    )
     assert "No runs yet" in page.text
 
     started = client.post(
