@@ -86,18 +86,70 @@ def _attrs(attributes: Any) -> list[tuple[str, str]]:
     return [(key, attr_string(value)) for key, value in attributes.items()]
 
 
-class SpanColumns:
-    """Column-wise accumulation of otel_traces rows (cheap to turn into one Arrow table)."""
+class _FlatMaps:
+    """A Map(String, String) column built from flat keys/values and offsets (fast to Arrow)."""
+
+    __slots__ = ("keys", "offsets", "values")
 
     def __init__(self) -> None:
-        self.columns: dict[str, list[Any]] = {name: [] for name in TRACE_SCHEMA.names}
+        self.keys: list[str] = []
+        self.values: list[str] = []
+        self.offsets: list[int] = [0]
+
+    def add(self, attributes: Any) -> None:
+        keys, values = self.keys, self.values
+        for key, value in attributes.items():
+            keys.append(key)
+            # most values are already strings: skip the conversion call for them
+            values.append(value if type(value) is str else attr_string(value))
+        self.offsets.append(len(keys))
+
+    def array(self) -> pa.Array:
+        return pa.MapArray.from_arrays(
+            pa.array(self.offsets, pa.int32()),
+            pa.array(self.keys, pa.string()),
+            pa.array(self.values, pa.string()),
+        )
+
+
+def _list_array(offsets: list[int], values: pa.Array) -> pa.Array:
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
+
+
+class SpanColumns:
+    """Column-wise accumulation of otel_traces rows (cheap to turn into one Arrow table).
+
+    Resources are converted once each and referenced by index; attribute maps and events are
+    kept as flat arrays with offsets, which is what Arrow stores anyway.
+    """
+
+    def __init__(self) -> None:
+        self.names = TRACE_SCHEMA.names
+        self._resources = ResourceTable()
+        self._planned: dict[tuple[int, int], int] = {}  # (id(table), index) -> our index
+        self._resource: list[int] = []
+        self._start: list[int] = []
+        self._trace: list[str] = []
+        self._span: list[str] = []
+        self._parent: list[str] = []
+        self._name: list[str] = []
+        self._kind: list[str] = []
+        self._scope_name: list[str] = []
+        self._scope_version: list[str] = []
+        self._attributes = _FlatMaps()
+        self._duration: list[int] = []
+        self._status: list[str] = []
+        self._message: list[str] = []
+        self._event_offsets: list[int] = [0]
+        self._event_time: list[int] = []
+        self._event_name: list[str] = []
+        self._event_attributes = _FlatMaps()
 
     def __len__(self) -> int:
-        return len(self.columns["SpanId"])
+        return len(self._span)
 
     def _append(
         self,
-        *,
         start: int,
         end: int,
         trace_id: int,
@@ -105,83 +157,124 @@ class SpanColumns:
         parent_id: int,
         name: str,
         kind: int,
-        resource: dict[str, Any],
+        resource: int,
         scope: tuple[str, str],
         attributes: Any,
         status: int,
         message: str,
         events: list[tuple[int, str, Any]],
     ) -> None:
-        c = self.columns
-        c["Timestamp"].append(start)
-        c["TraceId"].append(f"{trace_id:032x}")
-        c["SpanId"].append(f"{span_id:016x}")
-        c["ParentSpanId"].append(f"{parent_id:016x}" if parent_id else "")
-        c["TraceState"].append("")
-        c["SpanName"].append(name)
-        c["SpanKind"].append(KIND_NAMES.get(kind, "Unspecified"))
-        c["ServiceName"].append(str(resource.get("service.name", "")))
-        c["ResourceAttributes"].append(_attrs(resource))
-        c["ScopeName"].append(scope[0])
-        c["ScopeVersion"].append(scope[1])
-        c["SpanAttributes"].append(_attrs(attributes))
-        c["Duration"].append(end - start)
-        c["StatusCode"].append(STATUS_NAMES[status])
-        c["StatusMessage"].append(message)
-        c["Events.Timestamp"].append([e[0] for e in events])
-        c["Events.Name"].append([e[1] for e in events])
-        c["Events.Attributes"].append([_attrs(e[2]) for e in events])
-        c["Links.TraceId"].append([])
-        c["Links.SpanId"].append([])
-        c["Links.TraceState"].append([])
-        c["Links.Attributes"].append([])
+        self._resource.append(resource)
+        self._start.append(start)
+        self._trace.append(f"{trace_id:032x}")
+        self._span.append(f"{span_id:016x}")
+        self._parent.append(f"{parent_id:016x}" if parent_id else "")
+        self._name.append(name)
+        self._kind.append(KIND_NAMES.get(kind, "Unspecified"))
+        self._scope_name.append(scope[0])
+        self._scope_version.append(scope[1])
+        self._attributes.add(attributes)
+        self._duration.append(end - start)
+        self._status.append(STATUS_NAMES[status])
+        self._message.append(message)
+        for time_ns, event_name, event_attributes in events:
+            self._event_time.append(time_ns)
+            self._event_name.append(event_name)
+            self._event_attributes.add(event_attributes)
+        self._event_offsets.append(len(self._event_name))
 
     def add_record(self, record: SpanRecord, resources: ResourceTable) -> None:
         """A planned span (the bulk path)."""
+        key = (id(resources), record.resource)
+        resource = self._planned.get(key)
+        if resource is None:
+            resource = self._resources.add(resources.items[record.resource])
+            self._planned[key] = resource
         self._append(
-            start=record.start_ns,
-            end=record.end_ns,
-            trace_id=record.trace_id,
-            span_id=record.span_id,
-            parent_id=record.parent_id,
-            name=record.name,
-            kind=record.kind,
-            resource=resources.items[record.resource],
-            scope=SCOPES[record.scope],
-            attributes=record.attributes,
-            status=record.status,
-            message=record.status_message,
-            events=[(e.time_ns, e.name, e.attributes) for e in record.events],
+            record.start_ns,
+            record.end_ns,
+            record.trace_id,
+            record.span_id,
+            record.parent_id,
+            record.name,
+            record.kind,
+            resource,
+            SCOPES[record.scope],
+            record.attributes,
+            record.status,
+            record.status_message,
+            [(e.time_ns, e.name, e.attributes) for e in record.events] if record.events else [],
         )
 
     def add_sdk(self, span: Any) -> None:
         """A span as the OpenTelemetry SDK finished it (`ReadableSpan`)."""
         context = span.get_span_context()
         scope = span.instrumentation_scope
+        resource = self._resources.add(
+            {k: attr_string(v) for k, v in span.resource.attributes.items()}
+        )
         self._append(
-            start=span.start_time,
-            end=span.end_time,
-            trace_id=context.trace_id,
-            span_id=context.span_id,
-            parent_id=span.parent.span_id if span.parent is not None else 0,
-            name=span.name,
-            kind=span.kind.value,
-            resource=dict(span.resource.attributes),
-            scope=(scope.name, scope.version or "") if scope else ("", ""),
-            attributes=span.attributes or {},
-            status=span.status.status_code.value,
-            message=span.status.description or "",
-            events=[(e.timestamp, e.name, e.attributes or {}) for e in span.events],
+            span.start_time,
+            span.end_time,
+            context.trace_id,
+            context.span_id,
+            span.parent.span_id if span.parent is not None else 0,
+            span.name,
+            span.kind.value,
+            resource,
+            (scope.name, scope.version or "") if scope else ("", ""),
+            span.attributes or {},
+            span.status.status_code.value,
+            span.status.description or "",
+            [(e.timestamp, e.name, e.attributes or {}) for e in span.events],
         )
 
     def table(self) -> pa.Table:
         """The accumulated rows as an Arrow table matching otel_traces' columns."""
-        return pa.table(self.columns, schema=TRACE_SCHEMA)
+        maps = _FlatMaps()
+        services = []
+        for attributes in self._resources.items:
+            maps.add(attributes)
+            services.append(str(attributes.get("service.name", "")))
+        index = pa.array(self._resource, pa.int32())
+        n = len(self._span)
+        empty = pa.array([0] * (n + 1), pa.int32())
+        no_strings = pa.ListArray.from_arrays(empty, pa.array([], pa.string()))
+        no_maps = pa.ListArray.from_arrays(empty, _FlatMaps().array())
+        columns = [
+            pa.array(self._start, pa.int64()).cast(_TS),
+            pa.array(self._trace, pa.string()),
+            pa.array(self._span, pa.string()),
+            pa.array(self._parent, pa.string()),
+            pa.array([""] * n, pa.string()),
+            pa.array(self._name, pa.string()),
+            pa.array(self._kind, pa.string()),
+            pa.array(services, pa.string()).take(index),
+            maps.array().take(index),
+            pa.array(self._scope_name, pa.string()),
+            pa.array(self._scope_version, pa.string()),
+            self._attributes.array(),
+            pa.array(self._duration, pa.uint64()),
+            pa.array(self._status, pa.string()),
+            pa.array(self._message, pa.string()),
+            _list_array(self._event_offsets, pa.array(self._event_time, pa.int64()).cast(_TS)),
+            _list_array(self._event_offsets, pa.array(self._event_name, pa.string())),
+            _list_array(self._event_offsets, self._event_attributes.array()),
+            no_strings,
+            no_strings,
+            no_strings,
+            no_maps,
+        ]
+        return pa.Table.from_arrays(columns, schema=TRACE_SCHEMA)
 
     def rows(self) -> list[tuple[Any, ...]]:
-        """The accumulated rows as tuples (for comparisons in tests)."""
-        names = TRACE_SCHEMA.names
-        return list(zip(*(self.columns[n] for n in names), strict=True))
+        """The accumulated rows as tuples, timestamps as ns ints (for comparisons in tests)."""
+        table = self.table()
+        ts = pa.int64()
+        table = table.set_column(0, "Timestamp", table.column(0).cast(ts))
+        table = table.set_column(15, "Events.Timestamp", table.column(15).cast(pa.list_(ts)))
+        data = table.to_pydict()
+        return list(zip(*(data[n] for n in self.names), strict=True))
 
 
 class LogColumns:

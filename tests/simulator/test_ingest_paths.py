@@ -28,7 +28,7 @@ def _as_rows(sim: Simulation) -> list[tuple[object, ...]]:
     keep = [n.strip() for n in _COLUMNS.split(",")]
     rows = []
     for values in columns.rows():
-        row = dict(zip(columns.columns, values, strict=True))
+        row = dict(zip(columns.names, values, strict=True))
         rows.append(
             tuple(
                 dict(row[k]) if k in ("ResourceAttributes", "SpanAttributes") else row[k]

@@ -39,7 +39,7 @@ def test_conventions(small_shop: Simulation) -> None:
     columns = SpanColumns()
     for span in small_shop.spans:
         columns.add_sdk(span)
-    rows = [dict(zip(columns.columns, values, strict=True)) for values in columns.rows()]
+    rows = [dict(zip(columns.names, values, strict=True)) for values in columns.rows()]
     by_id = {r["SpanId"]: r for r in rows}
     assert {r["SpanKind"] for r in rows} == {"Server", "Client"}
     assert {r["StatusCode"] for r in rows} <= {"Unset", "Ok", "Error"}
