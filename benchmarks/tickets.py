@@ -9,8 +9,8 @@ warehouse, analyses the window, drafts tickets with the offline writer (no model
 and prints per scenario and in total:
 
 - tickets drafted and how many pass the grounding check (figures and ids checked);
-- per injected friction, how many tickets cover it (its matched cluster, or the support-ticket
-  themes and error groups linked to that cluster); the target is exactly one.
+- per injected friction, how many tickets are led by a cluster about it (its matched cluster,
+  or a support-ticket theme or error group linked to that cluster); the target is exactly one.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ def run_scenario(engine: Path, name: str, seed: int, sessions: int, random: bool
                 per_friction.append((match.truth_id, None))
                 continue
             related = related_clusters(by_id[match.cluster_id], result.clusters)
-            covering = [t for t in tickets if related & set(t.cluster_ids)]
+            # Tickets *led* by a cluster about this friction (a theme shared with another
+            # friction may ride on that one's ticket as supporting evidence: not a duplicate).
+            covering = [t for t in tickets if t.cluster_ids[0] in related]
             per_friction.append((match.truth_id, len(covering)))
         ungrounded = [t for t in tickets if not t.grounded]
         for t in ungrounded:

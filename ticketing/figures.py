@@ -12,6 +12,7 @@ METRIC_NAMES: dict[str, str] = {
     "abandon_rate": "abandonment rate",
     "error_abandon_rate": "abandonment rate after an error",
     "abandon_after_error_rate": "abandonment rate after an error",
+    "abandon_rate_after_error": "abandonment rate after an error",
     "attempts_per_success": "attempts per success",
     "retry_rate": "retry rate",
     "error_rate": "error rate",
@@ -38,7 +39,8 @@ def metric_name(metric: str) -> str:
 
 def is_fraction_metric(metric: str) -> bool:
     """Rates and shares are stored as fractions (0..1) and written as percentages."""
-    return metric.endswith(("_rate", "_share", "_ratio_pct")) or metric in {"rate", "share"}
+    words = metric.split("_")
+    return "rate" in words or "share" in words
 
 
 def is_duration_metric(metric: str) -> bool:

@@ -62,7 +62,8 @@ def _title(cluster: Cluster) -> str:
     who = "" if not cluster.segment else f" for {segment_phrase(cluster.segment)}"
     label = _label(cluster)
     if cluster.kind == "dropoff":
-        flow = f"{cluster.flow}: " if cluster.flow else ""
+        # Discovered flows are named by their goal ("to /checkout/confirm"): no prefix then.
+        flow = f"{cluster.flow}: " if cluster.flow and not cluster.flow.startswith("to ") else ""
         title = f"{flow}{v} of sessions drop off at {step}{who} (baseline {b})"
     elif cluster.kind == "retry":
         title = f"Users retry {step}{who}: {v} {metric_name(cluster.metric)} (baseline {b})"
