@@ -139,9 +139,11 @@ class ConsoleWeb:
         self.settings: ConsoleSettings = ctx.settings.console
         secret = self.settings.secret_key
         if secret is None:
-            log.warning(
+            # Only worth a warning when people have passwords to type again after a restart.
+            log.log(
+                logging.WARNING if self.settings.users else logging.INFO,
                 "console.secret_key is not set: using a random key, so sign-ins end when andon "
-                "restarts"
+                "restarts",
             )
             key = secrets.token_bytes(32)
         else:

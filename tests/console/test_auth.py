@@ -150,3 +150,12 @@ def test_without_reviewers_people_sign_in_with_the_printed_access_token(
     with TestClient(Starlette(routes=console_routes(ctx)), base_url="http://127.0.0.1") as other:
         other.cookies.set("andon_session", cookie or "")
         assert other.get("/", follow_redirects=False).status_code == 303
+
+
+def test_how_to_open_the_console(console_ctx: Context, settings: Settings) -> None:
+    from console.access import how_to_open
+
+    with_users = "\n".join(how_to_open(console_ctx.settings))
+    assert "andon serve" in with_users and "http://127.0.0.1:8318" in with_users
+    assert "sign in as maria" in with_users
+    assert "/login?token=" in "\n".join(how_to_open(settings))
