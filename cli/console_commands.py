@@ -224,6 +224,49 @@ def jobs_rerun(app: AppContext, run_id: str, as_json: bool) -> None:
     _finish(run, as_json)
 
 
+@jobs_group.command(name="start")
+@pass_app
+def jobs_start(app: AppContext) -> None:
+    """Run the scheduler alone, in the foreground, until Ctrl-C or SIGTERM.
+
+    For deployments on a ClickHouse server, where the receivers and the console run elsewhere.
+    With the embedded warehouse this process holds it, so use `andon serve` instead (it runs
+    the scheduler too).
+
+    Example: ANDON_WAREHOUSE__DSN=http://andon:pw@clickhouse:8123 andon jobs start
+    """
+    import signal
+    import threading
+
+    from scheduler import SchedulerService
+    from warehouse import is_embedded
+
+    if not app.settings.scheduler.enabled:
+        raise InputError("scheduled runs are switched off", field="scheduler.enabled")
+    if is_embedded(app.settings.warehouse.dsn):
+        note("the embedded warehouse is held by this process: receivers and the console cannot "
+             "run beside it (`andon serve` runs all three)")  # fmt: skip
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    service = SchedulerService(app.settings, app.warehouse)
+    try:
+        service.start()
+        assert service.scheduler is not None
+        for name, when in sorted(service.scheduler.next_runs().items()):
+            note(f"  {name:<18} next run {when:%Y-%m-%d %H:%M:%S} UTC" if when else f"  {name}")
+        note("andon jobs: scheduler running; Ctrl-C or SIGTERM stops it")
+        while not stop.wait(0.5):
+            pass
+        note("andon jobs: stopping (waiting for running jobs)")
+    finally:
+        service.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    note("andon jobs: stopped")
+
+
 def _finish(run: JobRun, as_json: bool) -> None:
     if as_json:
         echo_json(_run_row(run))

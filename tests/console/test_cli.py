@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -78,3 +83,27 @@ def test_jobs_run_list_runs_and_rerun(settings: Settings) -> None:
     assert "no job run with id 'run_nope'" in str(missing.exception)
     bad = runner.invoke(cli, [*_args(settings), "jobs", "run", "nope"])
     assert isinstance(bad.exception, NotFoundError) and "known jobs" in str(bad.exception)
+
+
+def test_jobs_start_runs_the_scheduler_until_sigterm(tmp_path: Path) -> None:
+    # A separate process: it opens its own embedded warehouse directory.
+    env = {**os.environ, "ANDON_WAREHOUSE__DSN": f"chdb://{tmp_path / 'wh'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "jobs", "start"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "scheduler running" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, rest = proc.communicate(timeout=60)
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output
+    assert "detect_incidents" in output and "next run" in output
+    assert "andon jobs: stopped" in output
