@@ -37,19 +37,33 @@ class RcaSettings(BaseModel):
         ge=2,
         description="Consecutive anomalous minutes (eligible ones) to open an incident.",
     )
-    min_requests_per_minute: int = Field(
-        default=5, ge=1, description="A minute with fewer requests is not judged (too noisy)."
+    min_requests: int = Field(
+        default=5,
+        ge=3,
+        description="Requests a judged window needs; quiet routes are judged over longer windows.",
+    )
+    max_window_minutes: int = Field(
+        default=30, ge=1, description="Longest window a quiet route is judged over."
     )
     min_affected_requests: int = Field(
-        default=50, ge=1, description="Requests in the anomalous run needed to open an incident."
+        default=20, ge=1, description="Requests in the anomalous run needed to open an incident."
     )
     z_threshold: float = Field(
-        default=4.0,
+        default=3.5,
         gt=0,
-        description="Robust z-score (value - median) / (1.4826 MAD) to be anomalous.",
+        description="Test statistic (window against baseline, in standard errors) to be anomalous.",
     )
     latency_min_ratio: float = Field(
-        default=1.5, gt=1, description="p95 latency must be at least this multiple of its baseline."
+        default=1.5,
+        gt=1,
+        description="Typical (geometric mean) latency must be at least this multiple of its baseline.",
+    )
+    tail_min_delta: float = Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        description="Latency also counts as degraded when the share of requests slower than the "
+        "route's p90 grows by this much (a slow tail the median hides).",
     )
     error_rate_min_delta: float = Field(
         default=0.05, gt=0, description="Error rate must rise by at least this much (absolute)."

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from rca import detection, gates, localization, memory, queries, suspects
+from rca import changepoint, detection, gates, localization, memory, queries, suspects
 from rca.config import RcaSettings
 from rca.models import Degradation, Incident, Origin, SeriesPoint, Signal
 from warehouse import Warehouse
@@ -64,6 +64,48 @@ def detect_window(
     return detection.group(found, cfg), frame
 
 
+def group_onset(wh: Warehouse, group: list[Degradation], lookback_minutes: int = 30) -> datetime:
+    """The onset to the request: one mean-shift change point over the individual requests of
+    every degraded series of the group's main signal, each series centred on its own level
+    before the degradation, so quiet series add up to a dense one. The onset is placed halfway
+    between the last request before the shift and the first after it."""
+    coarse = min(naive(d.onset) for d in group)
+    lead = detection.primary(group)
+    kind = "error_rate" if lead.signal in ("error_rate", "new_error") else lead.signal
+    usable = [d for d in group if d.signal == kind and (d.operation or d.route)]
+    if kind not in ("latency_p95", "error_rate") or not usable:
+        return coarse
+    widest = max(d.window_minutes for d in usable)
+    start = coarse - timedelta(minutes=lookback_minutes + widest)
+    end = max(naive(d.detected_at) for d in usable) + MINUTE
+    parts: list[pl.DataFrame] = []
+    for d in usable:
+        points = queries.request_points(wh, d.service, d.operation or d.route, start, end)
+        if points.height < 4:
+            continue
+        if kind == "latency_p95":
+            value = pl.col("ms").cast(pl.Float64).clip(1e-3, None).log()
+        else:
+            value = pl.col("err").cast(pl.Float64)
+        points = points.with_columns(value.alias("v"), pl.col("ts").dt.replace_time_zone(None))
+        before = points.filter(pl.col("ts") < naive(d.onset) - timedelta(minutes=d.window_minutes))
+        centre = float(before["v"].median() or 0.0) if before.height else 0.0  # type: ignore[arg-type]
+        parts.append(points.select("ts", (pl.col("v") - centre).alias("v")))
+    if not parts:
+        return coarse
+    merged = pl.concat(parts).sort("ts")
+    split = changepoint.mean_shift_split(merged["v"].to_numpy(), min_segment=3)
+    if split is None:
+        return coarse
+    first_after: datetime = merged["ts"][split]
+    last_before: datetime = merged["ts"][split - 1]
+    onset = last_before + (first_after - last_before) / 2
+    # Keep the request-level onset only where the minute-level evidence allows it.
+    if not start <= onset <= end:
+        return coarse
+    return onset
+
+
 def new_error_degradations(
     wh: Warehouse, cfg: RcaSettings, since: datetime, until: datetime
 ) -> list[Degradation]:
@@ -86,13 +128,16 @@ def new_error_degradations(
         )
         if deploys.is_empty() or row["service"] not in set(deploys["service"].to_list()):
             continue
+        entry = queries.entry_operation(wh, row["service"], list(row["trace_ids"] or []))
         out.append(
             Degradation(
                 service=row["service"],
-                route=row["route"] or "",
+                route=row["route"] or (entry[1] if entry else ""),
+                operation=entry[0] if entry else "",
                 signal="new_error",
-                onset=floor_minute(first),
+                onset=first,
                 detected_at=floor_minute(first) + MINUTE,
+                ended_at=naive(row["last_in_window"]),
                 baseline=0.0,
                 value=float(row["events"]),
                 unit="events",
@@ -145,12 +190,12 @@ def investigate(
 ) -> Incident:
     """Everything the brief needs about one group of degradations."""
     until = naive(until)
-    onset = min(naive(d.onset) for d in group)
+    onset = group_onset(wh, group) if source == "detected" else min(naive(d.onset) for d in group)
     window = timedelta(minutes=cfg.localization_window_minutes)
     after_end = min(until, onset + window)
     if after_end <= onset:
         after_end = onset + MINUTE
-    pairs = sorted({(d.service, d.route) for d in group if d.route})
+    pairs = sorted({(d.service, d.operation or d.route) for d in group if d.operation or d.route})
     lead = detection.primary(group)
     main_signal: Signal = signal or lead.signal
 
@@ -177,15 +222,23 @@ def investigate(
     new_errors = [
         r for r in fps.iter_rows(named=True) if naive(r["first_seen"]) >= onset - lookback
     ] if not fps.is_empty() else []  # fmt: skip
-    candidates = _candidates(wh, cfg, onset, after_end, origin, window)
+    environments = (
+        [cfg.environment]
+        if cfg.environment
+        else queries.span_environments(
+            wh, sorted(path_services) or [lead.service], onset - window, after_end
+        )
+    )
+    candidates = _candidates(wh, cfg, onset, after_end, origin, window, environments)
     ctx = suspects.Context(
         onset=onset,
         origin=origin,
         kind=kind,
         neighbours=neighbours,
         path_services=path_services,
-        routes=[r for _, r in pairs],
+        routes=sorted({d.route for d in group if d.route}),
         new_errors=new_errors,
+        origin_routes=[d.route for d in in_origin if d.route],
     )
     ranked = suspects.score(candidates, ctx)
 
@@ -203,8 +256,8 @@ def investigate(
     )
 
     thresholds = [
-        (d.service, d.route, d.signal, d.baseline * cfg.latency_min_ratio if d.signal == "latency_p95" else 0.0)
-        for d in group if d.route
+        (d.service, d.operation or d.route, d.signal, d.baseline * cfg.latency_min_ratio if d.signal == "latency_p95" else 0.0)
+        for d in group if d.operation or d.route
     ]  # fmt: skip
     people = queries.affected_people(wh, thresholds, onset, after_end) if thresholds else {}
     users = people.get("users", sum(d.affected_users for d in group))
@@ -244,13 +297,21 @@ def _candidates(
     after_end: datetime,
     origin: Origin | None,
     window: timedelta,
+    environments: list[str],
 ) -> list[suspects.Candidate]:
+    """Deployments in the lookback window, of the environment the telemetry comes from (a
+    staging deploy of the same version is not a production suspect)."""
     deploys = queries.deployments(
         wh,
         onset - timedelta(minutes=cfg.suspect_lookback_minutes),
         onset + timedelta(minutes=cfg.onset_tolerance_minutes),
-        cfg.environment,
+        "",
     )
+    if not deploys.is_empty() and environments:
+        wanted = {e.lower() for e in environments}
+        matching = deploys.filter(pl.col("environment").str.to_lowercase().is_in(list(wanted)))
+        # Deployments that name no environment, or none matching: keep them all rather than none.
+        deploys = matching if not matching.is_empty() else deploys
     if deploys.is_empty():
         return []
     prs = queries.pull_requests(wh, [s for s in deploys["commit_sha"].to_list() if s])
@@ -298,8 +359,8 @@ def _production(
         return []
     stats = queries.route_stats(wh, pairs, onset, window, after_end)
     out: list[gates.Production] = []
-    for service, route in pairs:
-        rows = stats.filter((pl.col("service") == service) & (pl.col("route") == route))
+    for service, operation in pairs:
+        rows = stats.filter((pl.col("service") == service) & (pl.col("operation") == operation))
         after = rows.filter(pl.col("after").cast(pl.Boolean))
         before = rows.filter(~pl.col("after").cast(pl.Boolean))
         if after.is_empty():
@@ -308,7 +369,7 @@ def _production(
         b = before.row(0, named=True) if not before.is_empty() else {}
         out.append(
             gates.Production(
-                route=route,
+                route=str(a["route"]),
                 service=service,
                 p50_ms=float(a["p50_ms"]),
                 p95_ms=float(a["p95_ms"]),
@@ -326,12 +387,13 @@ def _production(
 def _series(
     frame: pl.DataFrame | None, lead: Degradation, onset: datetime, end: datetime
 ) -> tuple[list[SeriesPoint], str]:
-    if frame is None or frame.is_empty() or not lead.route:
+    if frame is None or frame.is_empty() or not (lead.operation or lead.route):
         return [], ""
     start = onset - timedelta(minutes=60)
+    column = "operation" if lead.operation and "operation" in frame.columns else "route"
     part = frame.filter(
         (pl.col("service") == lead.service)
-        & (pl.col("route") == lead.route)
+        & (pl.col(column) == (lead.operation or lead.route))
         & (pl.col("minute") >= start)
         & (pl.col("minute") < end)
     ).sort("minute")

@@ -19,6 +19,7 @@ from rca.models import GateFinding, Suspect
 _PCT = re.compile(r"p(50|75|90|95|99|999)")
 _LATENCY = re.compile(r"(p\d{2,3}|latency|duration|response_time|_ms\b|_ms$)")
 _ERROR = re.compile(r"(error|fail|5xx)")
+_RATE = re.compile(r"(rate|ratio|pct|percent|share)")
 _LOAD = re.compile(r"(rps|qps|rpm|throughput|vus|users|concurrency)")
 _ROUTE = re.compile(r"(/[A-Za-z0-9_{}:.\-]+(?:/[A-Za-z0-9_{}:.\-]+)*)")
 
@@ -94,7 +95,8 @@ def _route_match(route: str, covered: list[str]) -> bool:
 def _measured(name: str, incident_kind: str) -> bool:
     lower = name.lower()
     if incident_kind == "errors":
-        return bool(_ERROR.search(lower)) and not _LOAD.search(lower)
+        # A rate, not a count: "failures: 0" of a test suite says nothing about production errors.
+        return bool(_ERROR.search(lower) and _RATE.search(lower)) and not _LOAD.search(lower)
     return bool(_LATENCY.search(lower)) and not _ERROR.search(lower) and not _LOAD.search(lower)
 
 
@@ -198,7 +200,7 @@ def _finding(
         if kind == "errors":
             gate_value = ratio(name, value)
             finding.discrepancy = (
-                f"{gate} gate: {name} {gate_value:.1%}{where}{at_load}; production error rate on "
+                f"{gate} gate: {name} {_pct(gate_value)}{where}{at_load}; production error rate on "
                 f"{main.route} since the deploy: {main.error_rate:.1%} "
                 f"(baseline {main.baseline_error_rate:.1%})"
             )
@@ -260,6 +262,11 @@ def _finding(
     finding.not_covered = gaps
     finding.recommendation = "; ".join(dict.fromkeys(recs))
     return finding
+
+
+def _pct(x: float) -> str:
+    """0.04% stays visible; 28.2% needs no more digits."""
+    return f"{x:.2%}" if 0 < x < 0.01 else f"{x:.1%}"
 
 
 def _is_related_gate(gate: str, kind: str) -> bool:

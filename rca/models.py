@@ -43,13 +43,15 @@ class OriginCandidate(BaseModel):
 
 
 class Degradation(BaseModel):
-    """One degraded series: a service's route on one signal, with its run of anomalous minutes."""
+    """One degraded series: a service's entry operation on one signal, with its anomalous run."""
 
     service: str
     route: str
+    operation: str = Field(default="", description="SpanName of the entry spans (method + route).")
     signal: Signal
     onset: datetime
     detected_at: datetime
+    ended_at: datetime | None = Field(default=None, description="End of the anomalous run.")
     baseline: float
     value: float = Field(description="Median of the signal over the anomalous run.")
     unit: str = ""
@@ -57,6 +59,7 @@ class Degradation(BaseModel):
     affected_users: int = 0
     affected_sessions: int = 0
     baseline_kind: Literal["seasonal", "trailing", "declared"] = "trailing"
+    window_minutes: int = Field(default=1, description="Minutes pooled per judged window.")
     fingerprint: str = ""
 
 

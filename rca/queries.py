@@ -1,8 +1,10 @@
 """The SQL behind the RCA: every heavy step (per-minute aggregates, self-time per span, the
 service graph, version splits) runs in ClickHouse; Python gets small aggregated frames back.
 
-Only this module builds RCA queries. Values are bound as ClickHouse parameters; (service, route)
-pairs travel as ``service || '\\x1f' || route`` keys in one Array(String) parameter.
+A series is a service's entry operation (``SpanName``, e.g. ``GET /v1/orders``: method and
+route, so a fast GET and a slow POST on one route are not mixed); its ``route`` is the HTTP route.
+Only this module builds RCA queries. Values are bound as ClickHouse parameters; (service,
+operation) pairs travel as ``service || '\\x1f' || operation`` keys in one Array(String).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ def _naive(ts: datetime) -> datetime:
     return ts.replace(tzinfo=None) if ts.tzinfo else ts
 
 
-def key(service: str, route: str) -> str:
-    """The (service, route) key used to bind pairs."""
-    return f"{service}{SEP}{route}"
+def key(service: str, operation: str) -> str:
+    """The (service, operation) key used to bind pairs."""
+    return f"{service}{SEP}{operation}"
 
 
 def data_range(wh: Warehouse) -> tuple[datetime, datetime] | None:
@@ -45,22 +47,63 @@ def data_range(wh: Warehouse) -> tuple[datetime, datetime] | None:
 
 
 def minute_aggregates(wh: Warehouse, start: datetime, end: datetime) -> pl.DataFrame:
-    """Per (service, route, minute) of entry spans: requests, errors, p50/p95/p99, users, sessions."""
+    """Per (service, route, minute) of entry spans: requests, errors, p50/p95/p99, users,
+    sessions, and the additive latency statistics detection pools over windows: the sum and sum
+    of squares of log(ms), and ``slow``, requests slower than the series' p90 over the range."""
     sql = f"""
-        SELECT ServiceName AS service, {ROUTE} AS route, toDateTime64(toStartOfMinute(Timestamp), 3) AS minute,
-               count() AS requests, countIf({IS_ERROR}) AS errors,
-               quantile(0.5)(Duration) / 1e6 AS p50_ms,
-               quantile(0.95)(Duration) / 1e6 AS p95_ms,
-               quantile(0.99)(Duration) / 1e6 AS p99_ms,
-               uniqExactIf(SpanAttributes['enduser.id'], SpanAttributes['enduser.id'] != '') AS users,
-               uniqExactIf(SpanAttributes['session.id'], SpanAttributes['session.id'] != '')
-                   AS sessions
-        FROM {wh.table("otel_traces")}
-        WHERE {ENTRY} AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
-        GROUP BY service, route, minute
-        ORDER BY service, route, minute
+        WITH ref AS (
+            SELECT ServiceName AS service, SpanName AS operation, quantile(0.9)(Duration) AS p90_ns
+            FROM {wh.table("otel_traces")}
+            WHERE {ENTRY} AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
+            GROUP BY service, operation
+        )
+        SELECT t.service AS service, t.operation AS operation, any(t.route) AS route,
+               toDateTime64(toStartOfMinute(t.Timestamp), 3) AS minute,
+               count() AS requests, countIf(t.err) AS errors,
+               quantile(0.5)(t.Duration) / 1e6 AS p50_ms,
+               quantile(0.95)(t.Duration) / 1e6 AS p95_ms,
+               quantile(0.99)(t.Duration) / 1e6 AS p99_ms,
+               sum(log(greatest(t.Duration, 1000) / 1e6)) AS sum_log,
+               sum(pow(log(greatest(t.Duration, 1000) / 1e6), 2)) AS sum_log2,
+               countIf(t.Duration > r.p90_ns) AS slow,
+               uniqExactIf(t.user, t.user != '') AS users,
+               uniqExactIf(t.session, t.session != '') AS sessions
+        FROM (
+            SELECT ServiceName AS service, SpanName AS operation, {ROUTE} AS route, Timestamp,
+                   Duration, {IS_ERROR} AS err,
+                   SpanAttributes['enduser.id'] AS user, SpanAttributes['session.id'] AS session
+            FROM {wh.table("otel_traces")}
+            WHERE {ENTRY} AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
+        ) AS t
+        INNER JOIN ref AS r ON t.service = r.service AND t.operation = r.operation
+        GROUP BY service, operation, minute
+        ORDER BY service, operation, minute
     """
     return wh.frame(sql, {"start": _naive(start), "end": _naive(end)})
+
+
+def request_points(
+    wh: Warehouse, service: str, operation: str, start: datetime, end: datetime, limit: int = 20_000
+) -> pl.DataFrame:
+    """Individual requests of one series (time, ms, error), for a precise onset."""
+    sql = f"""
+        SELECT Timestamp AS ts, Duration / 1e6 AS ms, {IS_ERROR} AS err
+        FROM {wh.table("otel_traces")}
+        WHERE {ENTRY} AND ServiceName = {{service:String}} AND SpanName = {{op:String}}
+          AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
+        ORDER BY ts
+        LIMIT {{n:UInt32}}
+    """
+    return wh.frame(
+        sql,
+        {
+            "service": service,
+            "op": operation,
+            "start": _naive(start),
+            "end": _naive(end),
+            "n": limit,
+        },
+    )
 
 
 def affected_people(
@@ -71,7 +114,7 @@ def affected_people(
 ) -> dict[str, int]:
     """Users, sessions and requests hurt by the degradation since ``start``.
 
-    ``pairs`` are (service, route, signal, threshold): a request counts when it failed (error
+    ``pairs`` are (service, operation, signal, threshold): a request counts when it failed (error
     signals) or took longer than the threshold in ms (latency); for throughput every request of
     the route counts. Also returns the users and sessions active anywhere meanwhile.
     """
@@ -79,7 +122,7 @@ def affected_people(
     params: dict[str, Any] = {"start": _naive(start), "end": _naive(end)}
     for i, (service, route, signal, threshold) in enumerate(pairs):
         params[f"s{i}"], params[f"r{i}"], params[f"t{i}"] = service, route, int(threshold * 1e6)
-        match = f"(ServiceName = {{s{i}:String}} AND {ROUTE} = {{r{i}:String}})"
+        match = f"(ServiceName = {{s{i}:String}} AND SpanName = {{r{i}:String}})"
         if signal == "latency_p95":
             conditions.append(f"({match} AND (Duration > {{t{i}:UInt64}} OR {IS_ERROR}))")
         elif signal in ("error_rate", "new_error"):
@@ -145,7 +188,7 @@ def operation_changes(
 ) -> tuple[pl.DataFrame, dict[bool, int]]:
     """Self time and own errors per (service, operation), before vs after the onset.
 
-    Only traces that went through one of the degraded (service, route) entries count; at most
+    Only traces that went through one of the degraded (service, operation) entries count; at most
     ``max_traces`` per phase, chosen by trace-id hash (a deterministic sample). Returns the frame
     (service, operation, after, spans, self_ms, own_errors) and the traces per phase.
     """
@@ -161,7 +204,7 @@ def operation_changes(
             SELECT TraceId, min(Timestamp) >= {{onset:DateTime64(3)}} AS phase
             FROM {wh.table("otel_traces")}
             WHERE {ENTRY} AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
-              AND concat(ServiceName, '{SEP}', {ROUTE}) IN {{keys:Array(String)}}
+              AND concat(ServiceName, '{SEP}', SpanName) IN {{keys:Array(String)}}
             GROUP BY TraceId
             ORDER BY cityHash64(TraceId)
             LIMIT {{n:UInt32}} BY phase
@@ -337,7 +380,8 @@ def error_fingerprints(wh: Warehouse, start: datetime, end: datetime) -> pl.Data
         SELECT w.Fingerprint AS fingerprint, w.service AS service, w.version AS version,
                w.route AS route, w.exception_type AS exception_type, w.culprit AS culprit,
                w.events AS events, w.users AS users, w.sessions AS sessions,
-               w.first_in_window AS first_in_window, f.first_seen AS first_seen,
+               w.first_in_window AS first_in_window, w.last_in_window AS last_in_window,
+               f.first_seen AS first_seen,
                w.trace_ids AS trace_ids
         FROM (
             SELECT Fingerprint, any(ServiceName) AS service, any(ServiceVersion) AS version,
@@ -345,7 +389,7 @@ def error_fingerprints(wh: Warehouse, start: datetime, end: datetime) -> pl.Data
                    any(Culprit) AS culprit, uniqExact(ErrorId) AS events,
                    uniqExactIf(UserId, UserId != '') AS users,
                    uniqExactIf(SessionId, SessionId != '') AS sessions,
-                   min(Timestamp) AS first_in_window,
+                   min(Timestamp) AS first_in_window, max(Timestamp) AS last_in_window,
                    groupUniqArray(3)(TraceId) AS trace_ids
             FROM {errors}
             WHERE Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
@@ -382,7 +426,7 @@ def sample_traces(
         f"""
         SELECT TraceId FROM {wh.table("otel_traces")}
         WHERE {ENTRY} AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
-          AND concat(ServiceName, '{SEP}', {ROUTE}) IN {{keys:Array(String)}}
+          AND concat(ServiceName, '{SEP}', SpanName) IN {{keys:Array(String)}}
         GROUP BY TraceId
         ORDER BY max({IS_ERROR}) DESC, max(Duration) DESC, TraceId LIMIT {{n:UInt32}}
         """,
@@ -403,26 +447,27 @@ def route_stats(
     before: timedelta,
     end: datetime,
 ) -> pl.DataFrame:
-    """Per degraded (service, route), before vs after the onset: p50/p95/p99 ms, error rate,
+    """Per degraded (service, operation), before vs after the onset: p50/p95/p99 ms, error rate,
     mean and peak requests per second."""
     sql = f"""
-        SELECT service, route, after,
+        SELECT service, operation, any(route) AS route, after,
                quantile(0.5)(Duration) / 1e6 AS p50_ms, quantile(0.95)(Duration) / 1e6 AS p95_ms,
                quantile(0.99)(Duration) / 1e6 AS p99_ms, avg(err) AS error_rate,
                count() AS requests, uniqExact(minute) AS minutes,
                max(per_minute) / 60.0 AS peak_rps
         FROM (
-            SELECT ServiceName AS service, {ROUTE} AS route, Duration, {IS_ERROR} AS err,
+            SELECT ServiceName AS service, SpanName AS operation, {ROUTE} AS route, Duration,
+                   {IS_ERROR} AS err,
                    Timestamp >= {{onset:DateTime64(3)}} AS after,
                    toStartOfMinute(Timestamp) AS minute,
-                   count() OVER (PARTITION BY ServiceName, {ROUTE}, toStartOfMinute(Timestamp))
+                   count() OVER (PARTITION BY ServiceName, SpanName, toStartOfMinute(Timestamp))
                        AS per_minute
             FROM {wh.table("otel_traces")}
             WHERE {ENTRY} AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
-              AND concat(ServiceName, '{SEP}', {ROUTE}) IN {{keys:Array(String)}}
+              AND concat(ServiceName, '{SEP}', SpanName) IN {{keys:Array(String)}}
         )
-        GROUP BY service, route, after
-        ORDER BY service, route, after
+        GROUP BY service, operation, after
+        ORDER BY service, operation, after
     """
     return wh.frame(
         sql,
@@ -433,3 +478,40 @@ def route_stats(
             "keys": [key(s, r) for s, r in pairs],
         },
     )
+
+
+def span_environments(
+    wh: Warehouse, services: Sequence[str], start: datetime, end: datetime
+) -> list[str]:
+    """The deployment environments the services' spans report (resource attribute)."""
+    rows = wh.rows(
+        f"""
+        SELECT DISTINCT if(ResourceAttributes['deployment.environment.name'] != '',
+                           ResourceAttributes['deployment.environment.name'],
+                           ResourceAttributes['deployment.environment']) AS env
+        FROM {wh.table("otel_traces")}
+        WHERE ServiceName IN {{services:Array(String)}}
+          AND Timestamp >= {{start:DateTime64(3)}} AND Timestamp < {{end:DateTime64(3)}}
+          AND env != ''
+        LIMIT 10
+        """,
+        {"services": list(services), "start": _naive(start), "end": _naive(end)},
+    )
+    return sorted(str(r[0]) for r in rows)
+
+
+def entry_operation(
+    wh: Warehouse, service: str, trace_ids: Sequence[str]
+) -> tuple[str, str] | None:
+    """(operation, route) of the service's entry span in these traces (the most common one)."""
+    if not trace_ids:
+        return None
+    rows = wh.rows(
+        f"""
+        SELECT SpanName, any({ROUTE}) FROM {wh.table("otel_traces")}
+        WHERE ServiceName = {{service:String}} AND {ENTRY} AND TraceId IN {{ids:Array(String)}}
+        GROUP BY SpanName ORDER BY count() DESC, SpanName LIMIT 1
+        """,
+        {"service": service, "ids": list(trace_ids)},
+    )
+    return (str(rows[0][0]), str(rows[0][1])) if rows else None

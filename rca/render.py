@@ -122,9 +122,10 @@ def to_markdown(incident: Incident, brief: Brief) -> str:
         lines += ["", "## Sample traces", ""] + [f"- `{tid}`" for tid in incident.sample_trace_ids]
     if incident.resolution:
         lines += ["", "## Resolution", "", f"{incident.resolution} ({incident.resolved_by})"]
-    grounded = (
-        "grounded" if brief.grounded else "NOT grounded: " + "; ".join(brief.grounding_issues)
-    )
+    grounded = "grounded" if brief.grounded else "NOT grounded"
+    if brief.grounding_issues:
+        # The reason only: the rejected draft's claims stay in the JSON for audit, not in prose.
+        grounded += "; " + brief.grounding_issues[0].split(":")[0]
     lines += [
         "",
         f"_Written by {brief.writer} ({grounded}) at {brief.written_at:%Y-%m-%d %H:%M} UTC._",

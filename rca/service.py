@@ -240,22 +240,23 @@ def declare(
 def _declared_group(
     frame: pl.DataFrame, service: str, onset: datetime, moment: datetime
 ) -> list[Degradation]:
-    """One entry per route of the service (busiest first, at most 5), before vs after."""
+    """One entry per entry operation of the service (busiest first, at most 5), before vs after."""
     out: list[Degradation] = []
     totals = (
         frame.filter(pl.col("minute") >= onset)
-        .group_by("route")
-        .agg(pl.col("requests").sum())
-        .sort("requests", descending=True)
+        .group_by("operation")
+        .agg(pl.col("requests").sum(), pl.col("route").first())
+        .sort("requests", "operation", descending=[True, False])
     )
-    for route in totals["route"].head(5).to_list():
-        part = frame.filter(pl.col("route") == route)
+    for operation, route in totals.select("operation", "route").head(5).iter_rows():
+        part = frame.filter(pl.col("operation") == operation)
         before = part.filter(pl.col("minute") < onset)
         after = part.filter(pl.col("minute") >= onset)
         out.append(
             Degradation(
                 service=service,
                 route=str(route),
+                operation=str(operation),
                 signal="declared",
                 onset=onset,
                 detected_at=moment,

@@ -9,9 +9,10 @@ timing, so an innocent deploy that merely landed close to the onset does not win
   service that behave the same on every version exonerate it.
 - ``service_match``: the deployed service is the origin (1), its caller or callee (0.4), on the
   degraded path (0.15), elsewhere (-0.3).
-- ``time_to_onset``: exp(-minutes / 30) from the deployment to the onset.
+- ``time_to_onset``: exp(-minutes / 60) from the deployment to the onset.
 - ``code_paths``: the PR's changed files name the degraded routes, operation or error frames.
-- ``new_errors``: error fingerprints first seen after the deployment, in its service (version).
+- ``new_errors``: error fingerprints first seen after the deployment, in its service; strongest
+  when their stack frames point at files the PR changed.
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ import polars as pl
 from rca.models import Factor, Origin, Suspect
 
 WEIGHTS: dict[str, float] = {
-    "version_split": 0.35,
+    "version_split": 0.30,
     "service_match": 0.25,
-    "time_to_onset": 0.15,
-    "code_paths": 0.15,
-    "new_errors": 0.10,
+    "code_paths": 0.20,
+    "new_errors": 0.15,
+    "time_to_onset": 0.10,
 }
-TIME_SCALE_MINUTES = 30.0
+# Regressions often show minutes after a deploy, but latent ones (caches expiring, traffic
+# reaching a new path) take up to an hour: timing decays slowly and weighs least.
+TIME_SCALE_MINUTES = 60.0
+# A version that served normally this long before the onset did not start it by arriving.
+SETTLED_MINUTES = 5.0
 MIN_SPANS = 20
 
 _STOP = {
@@ -42,6 +47,7 @@ _STOP = {
     "main", "index", "get", "post", "put", "delete", "patch", "select", "insert", "update", "http",
     "https", "the", "and", "for", "handler", "handlers", "id", "in", "cmd", "server", "client",
     "core", "common", "util", "utils", "md", "json", "yaml", "yml", "toml", "txt", "cfg",
+    "controller", "controllers", "handle", "routes", "route", "acme", "com", "org", "net",
 }  # fmt: skip
 
 
@@ -81,6 +87,7 @@ class Context:
     path_services: set[str]
     routes: list[str]
     new_errors: list[dict[str, Any]] = field(default_factory=list)
+    origin_routes: list[str] = field(default_factory=list)
 
 
 def _minutes(a: datetime, b: datetime) -> float:
@@ -147,7 +154,14 @@ def _fmt(kind: str, value: float) -> str:
 
 
 def version_factor(c: Candidate, ctx: Context) -> Factor:
-    """Do spans served by the deployed version degrade while other versions' do not?"""
+    """Do spans served by the deployed version degrade while other versions' do not?
+
+    Concurrent versions after the onset (canary, rolling deploy) are compared directly. Without
+    them, the version after the onset is compared with earlier versions before it, which only
+    implicates the version if the degradation arrived with it: a version that had served normally
+    for a while before the onset did not start the degradation by arriving (inconclusive), and one
+    whose own spans did not degrade is exonerated.
+    """
     kind = ctx.kind if ctx.kind != "unknown" else "latency"
     column, label = _metric(kind)
     split = c.split
@@ -159,19 +173,21 @@ def version_factor(c: Candidate, ctx: Context) -> Factor:
             {},
         )
     split = split.with_columns(pl.col("after").cast(pl.Boolean))
-    new_after = split.filter((pl.col("version") == c.version) & pl.col("after"))
-    other_after = split.filter((pl.col("version") != c.version) & pl.col("after"))
-    other_before = split.filter((pl.col("version") != c.version) & ~pl.col("after"))
+    mine = pl.col("version") == c.version
+    new_after = split.filter(mine & pl.col("after"))
+    new_before = split.filter(mine & ~pl.col("after"))
+    other_after = split.filter(~mine & pl.col("after"))
+    other_before = split.filter(~mine & ~pl.col("after"))
     new_v, new_n = _pool(new_after, column)
     scope = f"{c.service}" + (
         f" {ctx.origin.operation}" if ctx.origin and ctx.origin.service == c.service else ""
     )
+    other_v, other_n = _pool(other_after, column)
     if new_n < MIN_SPANS:
-        other_v, other_n = _pool(other_after, column)
         if other_n >= MIN_SPANS:
             return _factor(
-                "version_split", -0.5,
-                f"{c.version} served no traffic after the onset ({other_n} spans of {scope} came from other versions)",
+                "version_split", 0.0,
+                f"{c.version} no longer served traffic at the onset ({other_n} spans of {scope} came from other versions)",
                 {"spans_new_after": new_n, "spans_other_after": other_n},
             )  # fmt: skip
         return _factor(
@@ -180,7 +196,6 @@ def version_factor(c: Candidate, ctx: Context) -> Factor:
             f"too few spans of {scope} {c.version} after the onset",
             {"spans_new_after": new_n},
         )
-    other_v, other_n = _pool(other_after, column)
     if other_n >= MIN_SPANS:
         mode, ref_v, ref_n, weight = "concurrent", other_v, other_n, 1.0
         ref_label = "other versions after the onset"
@@ -194,15 +209,7 @@ def version_factor(c: Candidate, ctx: Context) -> Factor:
                 f"no earlier version of {scope} to compare {c.version} with",
                 {"spans_new_after": new_n},
             )
-    if kind == "errors":
-        change = new_v - ref_v
-        degraded = min(max((change - 0.01) / 0.09, 0.0), 1.0)
-        same = abs(change) < 0.01
-    else:
-        ratio = new_v / ref_v if ref_v > 0 else (math.inf if new_v > 0 else 1.0)
-        change = ratio
-        degraded = min(max((ratio - 1.2) / 0.8, 0.0), 1.0)
-        same = ratio < 1.15
+    degraded, same, _ = _compare(kind, new_v, ref_v)
     values: dict[str, float | int | str] = {
         "mode": mode, "metric": label, "new_version": c.version,
         "new_value": round(new_v, 4), "new_spans": new_n,
@@ -212,6 +219,28 @@ def version_factor(c: Candidate, ctx: Context) -> Factor:
         f"{label} of {scope} on {c.version} after the onset: {_fmt(kind, new_v)} ({new_n} spans) "
         f"vs {_fmt(kind, ref_v)} on {ref_label} ({ref_n} spans)"
     )
+    if degraded > 0 and mode == "before_after":
+        pre_v, pre_n = _pool(new_before, column)
+        first = new_before["first_seen"].min() if not new_before.is_empty() else None
+        served = _minutes(ctx.onset, _as_naive(first)) if isinstance(first, datetime) else 0.0
+        if (
+            pre_n >= MIN_SPANS
+            and served >= SETTLED_MINUTES
+            and _compare(kind, pre_v, ref_v)[0] == 0
+        ):
+            values.update(
+                {
+                    "settled_value": round(pre_v, 4),
+                    "settled_spans": pre_n,
+                    "settled_minutes": round(served, 1),
+                }
+            )
+            return _factor(
+                "version_split", 0.0,
+                text + f"; but {c.version} had served {pre_n} spans normally ({_fmt(kind, pre_v)}) for "
+                f"{served:.0f} min before the onset, so its arrival did not start the degradation",
+                values,
+            )  # fmt: skip
     if degraded > 0:
         return _factor(
             "version_split", weight * degraded, text + ": the new version degraded", values
@@ -221,6 +250,15 @@ def version_factor(c: Candidate, ctx: Context) -> Factor:
             "version_split", -0.6 * weight, text + ": this version behaves like the others", values
         )
     return _factor("version_split", 0.0, text, values)
+
+
+def _compare(kind: str, value: float, reference: float) -> tuple[float, bool, float]:
+    """(how degraded 0..1, whether the same, the change) of a value against a reference."""
+    if kind == "errors":
+        change = value - reference
+        return min(max((change - 0.01) / 0.09, 0.0), 1.0), abs(change) < 0.01, change
+    ratio = value / reference if reference > 0 else (math.inf if value > 0 else 1.0)
+    return min(max((ratio - 1.2) / 0.8, 0.0), 1.0), ratio < 1.15, ratio
 
 
 def code_factor(c: Candidate, ctx: Context) -> Factor:
@@ -234,17 +272,26 @@ def code_factor(c: Candidate, ctx: Context) -> Factor:
         )
         return _factor("code_paths", 0.0, reason, {})
     strong: set[str] = set()
-    for route in ctx.routes:
+    for route in ctx.origin_routes or ctx.routes:
         strong |= tokens(route)
     if ctx.origin:
         strong |= tokens(ctx.origin.operation)
-    for err in ctx.new_errors:
-        strong |= tokens(str(err.get("culprit", ""))) | tokens(str(err.get("exception_type", "")))
+    framed = sorted(
+        {f for f in files for e in ctx.new_errors
+         if e.get("service") == c.service and _frame_in(str(e.get("culprit", "")), [f])}
+    )  # fmt: skip
+    if framed and not all(_is_test(f) for f in framed):
+        return _factor(
+            "code_paths", 1.0,
+            f"changed files are where the new errors are raised: {', '.join(framed[:4])}",
+            {"files": ", ".join(framed[:10])},
+        )  # fmt: skip
     service_words = tokens(ctx.origin.service) if ctx.origin else set()
-    strong -= service_words
-    hits = sorted({f for f in files if tokens(f) & strong and not _is_test(f)})
+    # A file matches by its own name (orders/app/routes/history.py is not about /v1/orders just
+    # because it lives in the orders service).
+    hits = sorted({f for f in files if _basename_tokens(f) & strong and not _is_test(f)})
     if hits:
-        matched = sorted(set().union(*(tokens(f) for f in hits)) & strong)
+        matched = sorted(set().union(*(_basename_tokens(f) for f in hits)) & strong)
         return _factor(
             "code_paths", 1.0,
             f"changed files touch the affected code: {', '.join(hits[:4])} (matches {', '.join(matched[:5])})",
@@ -252,8 +299,12 @@ def code_factor(c: Candidate, ctx: Context) -> Factor:
         )  # fmt: skip
     near = sorted({f for f in files if tokens(f) & service_words and not _is_test(f)})
     if near:
-        return _factor("code_paths", 0.3, f"changed files are in {ctx.origin.service if ctx.origin else ''}'s code but not the degraded paths: {', '.join(near[:3])}", {"files": ", ".join(near[:10])})  # fmt: skip
+        return _factor("code_paths", 0.1, f"changed files are in {ctx.origin.service if ctx.origin else ''}'s code but not the degraded paths: {', '.join(near[:3])}", {"files": ", ".join(near[:10])})  # fmt: skip
     return _factor("code_paths", -0.2, f"none of the {len(files)} changed files relate to the degraded routes or operation", {"files": len(files)})  # fmt: skip
+
+
+def _basename_tokens(path: str) -> set[str]:
+    return tokens(path.rsplit("/", 1)[-1])
 
 
 def _is_test(path: str) -> bool:
@@ -262,27 +313,37 @@ def _is_test(path: str) -> bool:
 
 
 def errors_factor(c: Candidate, ctx: Context) -> Factor:
-    """Error fingerprints first seen after this deployment, raised by its service (version)."""
-    landed = c.started_at
+    """Error fingerprints first seen after this deployment in its service; their stack frames
+    in files this PR changed tie them to it."""
     mine = [
         e for e in ctx.new_errors
-        if e.get("service") == c.service and _as_naive(e["first_seen"]) >= landed
+        if e.get("service") == c.service and _as_naive(e["first_seen"]) >= c.started_at
     ]  # fmt: skip
     if not mine:
         return _factor(
             "new_errors", 0.0, f"no new error fingerprint in {c.service} after this deployment", {}
         )
-    same_version = [e for e in mine if e.get("version") == c.version]
-    value = 1.0 if same_version else 0.6
-    shown = same_version or mine
+    files = [f for f in (c.pr or {}).get("files") or [] if not _is_test(f)]
+    framed = [e for e in mine if _frame_in(str(e.get("culprit", "")), files)]
+    shown = framed or mine
     names = ", ".join(
         f"{e['exception_type'] or e['fingerprint'][:12]} ({e['events']} events)" for e in shown[:3]
     )
+    values: dict[str, Any] = {"fingerprints": ", ".join(str(e["fingerprint"]) for e in shown[:5])}
+    if framed:
+        where = str(framed[0].get("culprit", ""))
+        return _factor("new_errors", 1.0, f"first seen after the deployment in {c.service}, raised in {where}, a file this PR changed: {names}", values)  # fmt: skip
     return _factor(
-        "new_errors", value,
-        f"first seen after the deployment in {c.service}" + (f" {c.version}" if same_version else "") + f": {names}",
-        {"fingerprints": ", ".join(str(e["fingerprint"]) for e in shown[:5])},
-    )  # fmt: skip
+        "new_errors", 0.4, f"first seen after the deployment in {c.service}: {names}", values
+    )
+
+
+def _frame_in(culprit: str, files: list[str]) -> bool:
+    """Whether an error's top frame (``path/to/file.py in func``) is one of the changed files."""
+    frame = culprit.split(" in ")[0].strip().lstrip("/")
+    if not frame:
+        return False
+    return any(frame.endswith(f) or f.endswith(frame) for f in files)
 
 
 def _as_naive(ts: datetime) -> datetime:

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rca import offline_writer
+from llm.agent import AgentBudget
+from llm.client import LLMClient, client_from_settings
+from rca import claude_writer, offline_writer
 from rca.models import Brief, Incident
 from settings import Settings
 
 
-def write_brief(incident: Incident, settings: Settings, *, now: datetime) -> Brief:
-    """The brief of the incident's current version."""
+def write_brief(
+    incident: Incident, settings: Settings, *, now: datetime, client: LLMClient | None = None
+) -> Brief:
+    """The brief of the incident's current version (model-written when a client is available)."""
+    client = client if client is not None else client_from_settings(settings.llm)
+    if client is not None:
+        return claude_writer.write(
+            client, incident, AgentBudget.from_settings(settings.llm), now=now
+        )
     return Brief(
         incident_id=incident.id,
         version=incident.version,

@@ -110,9 +110,11 @@ def test_latency_incident_names_origin_culprit_and_gate_discrepancy(
     assert top.pr_number == 11
     factors = {f.name: f for f in top.factors}
     assert factors["version_split"].value > 0.5 and "degraded" in factors["version_split"].evidence
-    # The same-service deploy before it is exonerated: it no longer served traffic.
+    # The same-service deploy before it gets no version evidence: it no longer served traffic.
     older = next(s for s in incident.suspects if s.deployment_id == "dep-pricing-190")
-    assert {f.name: f for f in older.factors}["version_split"].value < 0
+    older_split = {f.name: f for f in older.factors}["version_split"]
+    assert older_split.value == 0 and "no longer served traffic" in older_split.evidence
+    assert older.score < top.score / 2
     # The api deploy right before the onset does not win on timing.
     api = next(s for s in incident.suspects if s.deployment_id == "dep-api-510")
     assert {f.name: f for f in api.factors}["time_to_onset"].value > 0.9
