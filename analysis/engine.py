@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
@@ -25,6 +24,7 @@ from analysis.friction import (
     slow_candidates,
 )
 from analysis.models import Cluster, TicketTheme
+from analysis.segments import in_segment
 from analysis.selection import (
     adjust,
     error_verdict,
@@ -169,8 +169,6 @@ def _one_cause_per_step(
 
 
 def _overlaps(frame: pl.DataFrame, a: dict[str, str], b: dict[str, str]) -> bool:
-    from analysis.segments import in_segment
-
     ia = frame.select(in_segment(a)).to_series()
     ib = frame.select(in_segment(b)).to_series()
     inter = int((ia & ib).sum())
@@ -215,13 +213,3 @@ def analyse(
     ranked = rank_clusters(clusters)
     lap("ranking")
     return AnalysisResult(ranked, themes, timings, sessions.height, found.flows)
-
-
-def describe(result: AnalysisResult) -> dict[str, Any]:
-    """A short summary for logs."""
-    return {
-        "sessions": result.sessions,
-        "flows": [f.name for f in result.flows],
-        "clusters": len(result.clusters),
-        "themes": len(result.themes),
-    }

@@ -15,6 +15,7 @@ import polars as pl
 from analysis.config import FlowSpec
 
 MAX_DEPTH = 16
+DISCOVERY_SAMPLE = 100_000
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,12 @@ def discover_flows(
     """
     if sessions.height == 0:
         return []
-    threshold = max(min_sessions, int(min_share * sessions.height))
+    total = sessions.height
+    if total > DISCOVERY_SAMPLE:
+        # Common journeys show in a sample; thresholds scale with it (same seed, same flows).
+        sessions = sessions.sample(DISCOVERY_SAMPLE, seed=0)
+    scale = sessions.height / total
+    threshold = max(min_sessions * scale, min_share * sessions.height)
     counts: Counter[tuple[str, ...]] = Counter()
     for journey in journeys(sessions).to_list():
         for depth in range(1, len(journey) + 1):
@@ -73,7 +79,8 @@ def discover_flows(
         base = f"to {path[-1]}"
         names[base] += 1
         name = base if names[base] == 1 else f"{base} ({names[base]})"
-        flows.append(Flow(name, path, path[-1], declared=False, sessions=kept[path[:1]]))
+        walked = round(kept[path[:1]] / scale)
+        flows.append(Flow(name, path, path[-1], declared=False, sessions=walked))
     return flows
 
 

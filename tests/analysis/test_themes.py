@@ -1,0 +1,56 @@
+"""Ticket themes: the number of themes is chosen from the data; labels; determinism."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sklearn.metrics import normalized_mutual_info_score
+
+from analysis.config import ThemeSettings
+from analysis.themes import cluster_texts
+
+INTENTS = ("cancel_order", "track_refund", "change_shipping_address", "delete_account",
+           "newsletter_subscription", "payment_issue")  # fmt: skip
+
+
+def _bitext(shared_data: Path, per_intent: int = 80) -> tuple[list[str], list[str]]:
+    path = shared_data / "support-tickets" / "bitext-customer-support-sample.csv"
+    texts: list[str] = []
+    labels: list[str] = []
+    counts = dict.fromkeys(INTENTS, 0)
+    with path.open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            intent = row["intent"]
+            if intent in counts and counts[intent] < per_intent:
+                counts[intent] += 1
+                texts.append(row["instruction"])
+                labels.append(intent)
+    return texts, labels
+
+
+def test_themes_recover_real_intents_choosing_k(shared_data: Path) -> None:
+    texts, labels = _bitext(shared_data)
+    model = cluster_texts(texts, ThemeSettings(seed=7, max_k=15))
+    assert 4 <= model.k <= 12
+    assert normalized_mutual_info_score(labels, model.labels) >= 0.6
+    # every theme has a readable label and a representative ticket from the theme
+    for c in range(model.k):
+        assert model.top_terms[c]
+        assert model.labels[model.representatives[c]] == c
+
+
+def test_themes_are_deterministic_for_a_seed(shared_data: Path) -> None:
+    texts, _ = _bitext(shared_data, per_intent=30)
+    a = cluster_texts(texts, ThemeSettings(seed=3, max_k=10))
+    b = cluster_texts(texts, ThemeSettings(seed=3, max_k=10))
+    assert a.k == b.k and a.labels.tolist() == b.labels.tolist() and a.top_terms == b.top_terms
+
+
+def test_new_texts_are_assigned_to_the_nearest_theme(shared_data: Path) -> None:
+    texts, labels = _bitext(shared_data, per_intent=40)
+    model = cluster_texts(texts, ThemeSettings(seed=7, max_k=10))
+    delete = [t for t, lab in zip(texts, labels, strict=True) if lab == "delete_account"][:5]
+    assigned = model.assign(delete)
+    expected = model.labels[[texts.index(t) for t in delete]]
+    assert assigned.tolist() == expected.tolist()
