@@ -9,8 +9,9 @@ Paths measured:
 - sdk: sessions planned and replayed through the real OpenTelemetry SDK (in-memory exporters),
   what `andon simulate` and `andon demo` use;
 - plan: the seeded planner alone (span records);
-- bulk: planner + Collector-shaped Arrow rows + insert into an embedded chDB warehouse in a
-  temporary directory (what `andon simulate --load` does), streamed in chunks.
+- rows: planner + Collector-shaped Arrow rows (one process);
+- bulk: what `andon simulate --load` does: planner and rows in a producer process, inserts into
+  an embedded chDB warehouse (temporary directory) in this one, streamed in chunks.
 
 Prints one line per path and a JSON summary at the end.
 """
@@ -28,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from simulator.api import make_generator, plan_records, simulate
 from simulator.rows import LogColumns, SpanColumns
-from simulator.writers import bulk_load_rows
 
 
 def spans_per_session(app: str, seed: int) -> float:
@@ -69,26 +69,28 @@ def bench_rows(app: str, seed: int, sessions: int) -> dict[str, float]:
     return {"spans": total, "seconds": elapsed, "spans_per_s": total / elapsed}
 
 
-def bench_bulk(app: str, seed: int, sessions: int, progress: bool) -> dict[str, float]:
+def bench_bulk(app: str, seed: int, sessions: int, background: bool) -> dict[str, float]:
+    from simulator.api import bulk_load
     from warehouse import WarehouseSettings, open_warehouse
 
     with tempfile.TemporaryDirectory(prefix="andon-bench-") as folder:
         wh = open_warehouse(WarehouseSettings(dsn=f"chdb://{folder}", database="bench"))
         try:
-            gen = make_generator(app, seed=seed, sessions=sessions)
             began = time.perf_counter()
-            total = 0
-            for spans, logs, done in plan_records(gen, chunk_sessions=4000):
-                bulk_load_rows(wh, spans, logs, gen.resources)
-                total += len(spans)
-                if progress:
-                    rate = total / (time.perf_counter() - began)
-                    print(f"  bulk: {done:,}/{sessions:,} sessions, {total:,} spans, "
-                          f"{rate:,.0f} spans/s", file=sys.stderr)  # fmt: skip
+
+            def progress(done: int, total: int) -> None:
+                rate = done / (time.perf_counter() - began)
+                print(f"  bulk: {done:,}/{total:,} sessions ({rate:,.0f} sessions/s)",
+                      file=sys.stderr)  # fmt: skip
+
+            sim = bulk_load(
+                app, wh, seed=seed, sessions=sessions, background=background, progress=progress
+            )
             elapsed = time.perf_counter() - began
             stored = int(wh.scalar(f"SELECT count() FROM {wh.table('otel_traces')}"))
         finally:
             wh.close()
+    total = sim.span_count
     return {"spans": total, "stored": stored, "seconds": elapsed, "spans_per_s": total / elapsed}
 
 
@@ -111,7 +113,7 @@ def main() -> None:
     results["plan"] = bench_plan(args.app, args.seed, plan_sessions)
     results["rows"] = bench_rows(args.app, args.seed, plan_sessions)
     if not args.no_load:
-        results["bulk"] = bench_bulk(args.app, args.seed, sessions, progress=True)
+        results["bulk"] = bench_bulk(args.app, args.seed, sessions, background=True)
     for name, figures in results.items():
         print(f"{name:<5} {int(figures['spans']):>12,} spans in {figures['seconds']:8.1f} s  "
               f"{figures['spans_per_s']:>10,.0f} spans/s")  # fmt: skip

@@ -94,3 +94,24 @@ def test_tickets_and_changes_ingest_cleanly(
     raw = [t["body"] for t in small_shop.tickets if "@" in t["body"]]
     assert raw, "some tickets carry an email address"
     assert not any("@gmail.com" in b or "@outlook.com" in b for (b,) in bodies)
+
+
+def test_bulk_load_in_background_matches_sdk_path(warehouse: Warehouse) -> None:
+    """The volume path (a producer process + inserts here) stores what the SDK path produces."""
+    from simulator.api import bulk_load, simulate
+
+    done: list[int] = []
+    bulk = bulk_load(
+        "shop", warehouse, seed=6, sessions=120, chunk_sessions=50,
+        progress=lambda n, total: done.append(n),
+    )  # fmt: skip
+    sdk = simulate("shop", seed=6, sessions=120)
+    assert done == [50, 100, 120]
+    assert bulk.manifest == sdk.manifest
+    assert bulk.tickets == sdk.tickets and bulk.changes == sdk.changes
+    stored = warehouse.rows(
+        f"SELECT {_COLUMNS} FROM {warehouse.table('otel_traces')} ORDER BY SpanId"
+    )
+    assert [tuple(r) for r in stored] == _as_rows(sdk)
+    logs = warehouse.scalar(f"SELECT count() FROM {warehouse.table('otel_logs')}")
+    assert logs == len(sdk.logs) == bulk.log_count
