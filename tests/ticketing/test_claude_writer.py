@@ -190,3 +190,29 @@ def test_wrong_key_falls_back_offline(warehouse, settings, anthropic_standin):
     ticket = _run(warehouse, settings, api, dropoff_cluster(), api_key=SecretStr("sk-ant-wrong"))
     assert ticket.provenance.writer == "offline" and "401" in ticket.provenance.fallback_reason
     assert api.remaining == 4 and api.violations == ["401 authentication_error: invalid x-api-key"]
+
+
+def test_settings_choose_the_writer(warehouse, settings, anthropic_standin):
+    from datetime import timedelta
+
+    from ticketing.drafting import OfflineWriter
+
+    assert isinstance(service.writer_for(settings, warehouse), OfflineWriter)  # no key: offline
+    api = anthropic_standin("ticket_tool_rounds.json")
+    keyed = settings.model_copy(update={"llm": standin_llm_settings(api)})
+    assert isinstance(service.writer_for(keyed, warehouse), ClaudeWriter)
+    pinned = keyed.model_copy(
+        update={"ticketing": keyed.ticketing.model_copy(update={"writer": "offline"})}
+    )
+    assert isinstance(service.writer_for(pinned, warehouse), OfflineWriter)
+    _seed(warehouse)
+    outcome = service.draft_for_run(
+        warehouse, keyed, [dropoff_cluster()], "run-k", NOW, window_days=7
+    )
+    [ticket] = outcome.tickets
+    assert ticket.provenance.writer == "claude" and ticket.grounded and api.remaining == 0
+    # the next run with the same facts makes no model call and no new event
+    again = service.draft_for_run(
+        warehouse, keyed, [dropoff_cluster()], "run-k2", NOW + timedelta(hours=1), window_days=7
+    )
+    assert again.unchanged == [ticket.id] and len(api.requests) == 4
