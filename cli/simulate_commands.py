@@ -120,7 +120,8 @@ def simulate_command(
     APP is a built-in app (shop, saas) or a .toml app description. By default everything is
     written as files to --out; --send also posts spans/logs to an OTLP/HTTP receiver with the
     OpenTelemetry SDK's exporters; --load bulk-inserts them into the warehouse instead (use it for
-    millions of spans). Tickets, changes and manifest are always written to --out.
+    millions of spans) and ingests the tickets and change events too. Tickets, changes and
+    manifest.json are always written to --out.
 
     Examples:
 
@@ -173,6 +174,12 @@ def simulate_command(
         send_otlp(sim, send_url, progress=_progress("spans+logs sent"))
         destination = send_url
     written = write_files(sim, out, telemetry=not (load or send_url))
+    ingested: dict[str, Any] = {}
+    if load:
+        from simulator.demo import ingest_side_files
+
+        tickets, changes = ingest_side_files(app_ctx.warehouse, app_ctx.settings, written)
+        ingested = {"tickets": tickets.to_dict(), "changes": changes.to_dict()}
     m = sim.manifest
     summary = {
         "app": m.app,
@@ -184,6 +191,7 @@ def simulate_command(
         "frictions": len(m.frictions),
         "incidents": len(m.incidents),
         "sent_to": destination or None,
+        "ingested": ingested or None,
         "files": {k: str(v) for k, v in written.items()},
     }
     if as_json:
@@ -196,6 +204,16 @@ def simulate_command(
     )
     if destination:
         note(f"telemetry -> {destination}")
+    if ingested:
+        note(
+            f"tickets: {ingested['tickets']['stored']} stored; "
+            f"change events: {ingested['changes']['stored']} stored"
+        )
+    elif m.counts.tickets:
+        note(
+            f"next: andon ingest tickets {out / 'tickets.jsonl'} && "
+            f"andon ingest changes {out / 'changes.jsonl'}"
+        )
     click.echo(f"wrote {out}/ (manifest.json: {len(m.frictions)} frictions, "
                f"{len(m.incidents)} incidents)")  # fmt: skip
 

@@ -125,18 +125,24 @@ def step_send(state: DemoState) -> str:
     return f"{spans:,} spans and {logs:,} logs sent over OTLP/HTTP and stored"
 
 
-def step_ingest(state: DemoState) -> str:
-    """Ingest tickets and change events through andon's ingest library."""
+def ingest_side_files(
+    warehouse: Warehouse, settings: Any, files: dict[str, Path], source: str = "simulated"
+) -> tuple[Any, Any]:
+    """Ingest a simulation's tickets and change events with andon's ingest library (the same
+    code as ``andon ingest tickets|changes``); returns both `IngestReport`s."""
     from ingest import changes as change_ingest
     from ingest import tickets as ticket_ingest
 
     tickets = ticket_ingest.ingest_file(
-        state.warehouse,
-        state.files["tickets_jsonl"],
-        source="demo",
-        settings=state.settings.collectors,
+        warehouse, files["tickets_jsonl"], source=source, settings=settings.collectors
     )
-    changes = change_ingest.ingest_file(state.warehouse, state.files["changes"])
+    changes = change_ingest.ingest_file(warehouse, files["changes"])
+    return tickets, changes
+
+
+def step_ingest(state: DemoState) -> str:
+    """Ingest tickets and change events through andon's ingest library."""
+    tickets, changes = ingest_side_files(state.warehouse, state.settings, state.files, "demo")
     state.results["tickets"] = tickets.to_dict()
     state.results["changes"] = changes.to_dict()
     return (

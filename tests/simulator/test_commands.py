@@ -51,6 +51,8 @@ def test_load_into_warehouse(settings: Settings, warehouse: Warehouse, tmp_path:
     stored = warehouse.scalar(f"SELECT count() FROM {warehouse.table('otel_traces')}")
     assert stored == summary["counts"]["spans"]
     assert not (tmp_path / "traces.otlp.jsonl").exists()  # telemetry went to the warehouse
+    assert summary["ingested"]["tickets"]["stored"] == summary["counts"]["tickets"]
+    assert summary["ingested"]["changes"]["stored"] == summary["counts"]["change_events"]
 
 
 def test_bad_problems_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
