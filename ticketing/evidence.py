@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from analysis.models import Cluster
 from ticketing.figures import (
+    flow_phrase,
     metric_name,
     metric_value,
     relative_change,
@@ -157,7 +158,7 @@ def acceptance_of(cluster: Cluster, recovery: float) -> list[AcceptanceCriterion
     """The measurable target: the metric for the same segment recovers most of its gap."""
     comparison, threshold = threshold_for(cluster.metric, cluster.value, cluster.baseline, recovery)
     where = f" at {cluster.step}" if cluster.step else ""
-    flow = f" in {cluster.flow}" if cluster.flow else ""
+    flow = f" in {flow_phrase(cluster.flow)}" if cluster.flow else ""
     return [
         AcceptanceCriterion(
             description=(

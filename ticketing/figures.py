@@ -103,6 +103,12 @@ def segment_phrase(segment: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(segment.items()))
 
 
+def flow_phrase(flow: str) -> str:
+    """'checkout' -> 'the checkout flow'; a discovered 'to /checkout/confirm' -> 'the flow to
+    /checkout/confirm' (discovered flows are named by their goal step)."""
+    return f"the flow {flow}" if flow.startswith("to ") else f"the {flow} flow"
+
+
 def threshold_for(metric: str, value: float, baseline: float, recovery: float) -> tuple[str, float]:
     """The comparison and threshold a fix must reach: recover ``recovery`` of the gap.
 

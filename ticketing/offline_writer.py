@@ -11,6 +11,7 @@ from ticketing.evidence import cluster_values
 from ticketing.figures import (
     change_phrase,
     count,
+    flow_phrase,
     metric_name,
     metric_value,
     number,
@@ -24,12 +25,11 @@ PROMPT_VERSION = "offline-1"
 
 def _where(cluster: Cluster) -> str:
     if cluster.step and cluster.flow:
-        flow = f"the flow {cluster.flow}" if cluster.flow.startswith("to ") else cluster.flow
-        return f"the {cluster.step} step of {flow}"
+        return f"the {cluster.step} step of {flow_phrase(cluster.flow)}"
     if cluster.step:
         return f"{cluster.step}"
     if cluster.flow:
-        return f"the {cluster.flow} flow"
+        return flow_phrase(cluster.flow)
     return "the product"
 
 
@@ -133,7 +133,8 @@ def _lead(cluster: Cluster) -> str:
 
 
 def _concentration(cluster: Cluster) -> str:
-    top = [s for s in cluster.segments if s.lift > 1][:2]
+    # The cluster's own segment concentrates by definition: only other attributes say more.
+    top = [s for s in cluster.segments if s.lift > 1 and s.attribute not in cluster.segment][:2]
     if not top:
         return ""
     parts = [

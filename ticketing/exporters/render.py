@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ticketing.figures import metric_name, metric_value, segment_phrase
+from ticketing.figures import flow_phrase, metric_name, metric_value, segment_phrase
 from ticketing.models import Ticket
 
 
@@ -28,7 +28,10 @@ def sections(ticket: Ticket) -> list[tuple[str, list[Any]]]:
         f"segment: {segment_phrase(imp.segment)}",
     ]
     if imp.flow or imp.step:
-        impact_lines.append(f"where: {imp.step or '-'} in {imp.flow or '-'}")
+        where = imp.step or "-"
+        impact_lines.append(
+            f"where: {where} in {flow_phrase(imp.flow)}" if imp.flow else f"where: {where}"
+        )
     if imp.lost_conversions:
         impact_lines.append(f"estimated lost conversions: {imp.lost_conversions:,.0f}")
     out: list[tuple[str, list[Any]]] = [
