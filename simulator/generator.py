@@ -612,7 +612,7 @@ class Generator:
                     severity_text="ERROR",
                     body=f"{call.name} failed: {raised.error_type}: {raised.message}",
                     resource=resource,
-                    scope=LOG_SCOPE,
+                    scope=LOG_SCOPE[language],
                     attributes={
                         **exc_attrs,
                         "http.route": call.route,

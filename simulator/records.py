@@ -97,9 +97,12 @@ SCOPES: list[tuple[str, str]] = [
     ("go.opentelemetry.io/contrib/instrumentation/database/sql", "0.57.0"),  # 8 go db
     ("io.opentelemetry.jdbc", "2.10.0"),  # 9 java db
     ("opentelemetry.instrumentation.psycopg", "0.49b2"),  # 10 python db
-    ("andon.simulator.logs", "1.0.0"),  # 11 logs
+    ("@opentelemetry/winston-transport", "0.7.0"),  # 11 node logs
+    ("go.opentelemetry.io/contrib/bridges/otelslog", "0.7.0"),  # 12 go logs
+    ("io.opentelemetry.logback-appender-1.0", "2.10.0"),  # 13 java logs
+    ("opentelemetry.sdk._logs", "1.28.0"),  # 14 python logging handler
 ]
 CLIENT_SCOPE = {"web": 0, "ios": 1, "android": 2}
 HTTP_SCOPE = {"node": 3, "go": 4, "java": 5, "python": 6}
 DB_SCOPE = {"node": 7, "go": 8, "java": 9, "python": 10}
-LOG_SCOPE = 11
+LOG_SCOPE = {"node": 11, "go": 12, "java": 13, "python": 14}

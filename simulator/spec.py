@@ -414,6 +414,16 @@ def check_problems(app: AppSpec, problems: ProblemSet) -> None:
                 f"{where}.step: {friction.step!r} is not a step of flow {flow.name!r} "
                 f"({', '.join(flow.steps)})"
             )
+        if isinstance(friction, DropoffProblem) and friction.step == flow.steps[-1]:
+            raise ValueError(
+                f"{where}.step: a dropoff needs a next step, and {friction.step!r} is the last "
+                f"step of flow {flow.name!r}"
+            )
+        if (
+            isinstance(friction, RetryProblem | ErrorAbandonProblem)
+            and not app.steps[friction.step].calls
+        ):
+            raise ValueError(f"{where}.step: {friction.step!r} calls no backend that could fail")
         for attribute in friction.segment:
             if attribute not in SEGMENT_ATTRIBUTES:
                 raise ValueError(

@@ -76,3 +76,12 @@ def test_invalid_toml_and_missing_app(tmp_path: Path) -> None:
         load_app(path)
     with pytest.raises(InputError, match="not a built-in app"):
         load_app("no-such-app")
+
+
+def test_problems_must_fit_the_flow(tmp_path: Path) -> None:
+    text = _shop_text().replace(
+        'kind = "dropoff"\nflow = "checkout"\nstep = "address"',
+        'kind = "dropoff"\nflow = "checkout"\nstep = "confirm"',
+    )
+    with pytest.raises(InputError, match="needs a next step"):
+        load_app(_write(tmp_path, text))
