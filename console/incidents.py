@@ -57,6 +57,15 @@ def incident_chart(incident: Incident) -> Any:
     )
 
 
+def _history(ctx: Any, incident_id: str) -> list[dict[str, Any]]:
+    """The incident's events with their times as datetimes (for the page)."""
+    events = rca.history(ctx.warehouse, incident_id)
+    for event in events:
+        if isinstance(event.get("at"), str):
+            event["at"] = datetime.fromisoformat(str(event["at"]))
+    return events
+
+
 def services_seen(ctx: Any) -> list[str]:
     """Services with spans in the last 30 days of data (for the declare form)."""
     wh = ctx.warehouse
@@ -97,7 +106,7 @@ def incidents_routes(web: ConsoleWeb) -> list[BaseRoute]:
             i=incident,
             brief=document.get("brief", {}),
             chart=incident_chart(incident),
-            history=rca.history(ctx.warehouse, incident_id),
+            history=_history(ctx, incident_id),
             signal_text=SIGNAL_TEXT,
             unit_text=UNIT_TEXT,
         )
