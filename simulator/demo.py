@@ -111,7 +111,11 @@ def step_send(state: DemoState) -> str:
     if _spans_in_window(state) > 0:
         state.already_loaded = True
         return "the warehouse already holds this demo's telemetry: not sending it twice"
-    running = start_server(state.settings, state.warehouse, ingest_port=0, console_port=0)
+    # only the receivers are needed here: no scheduled jobs competing with the demo's own run
+    settings = state.settings.model_copy(
+        update={"scheduler": state.settings.scheduler.model_copy(update={"enabled": False})}
+    )
+    running = start_server(settings, state.warehouse, ingest_port=0, console_port=0)
     try:
         state.note(f"      receiver listening on {running.ingest_url}")
         spans, logs = send_otlp(
