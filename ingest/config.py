@@ -29,6 +29,11 @@ class IngestSettings(BaseModel):
         description="Longest the writer holds a batch open for requests already being decoded "
         "(a lone request is never held).",
     )
+    decode_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Request bodies decoded at once (None: one per CPU core); more wait.",
+    )
     queue_max_rows: int = Field(
         default=1_000_000,
         ge=1,

@@ -20,12 +20,13 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import zlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -177,6 +178,9 @@ class OtlpReceiver:
         self.settings = ctx.settings.ingest
         token = self.settings.token
         self._token = token.get_secret_value() if token is not None else None
+        # Decoding is CPU work under the GIL: more threads than cores only slow the writer
+        # thread down (it needs the GIL too), so bodies wait their turn instead.
+        self._decoders = CapacityLimiter(self.settings.decode_threads or os.cpu_count() or 2)
 
     async def traces(self, request: Request) -> Response:
         """``POST /v1/traces``."""
@@ -194,7 +198,9 @@ class OtlpReceiver:
             # From here until its rows are submitted, the writer holds its batch open for us.
             with self.ctx.writer.expecting():
                 raw = await self._read_body(request)
-                batch, future = await to_thread.run_sync(self._decode, raw, request, signal, fmt)
+                batch, future = await to_thread.run_sync(
+                    self._decode, raw, request, signal, fmt, limiter=self._decoders
+                )
             if future is not None:
                 await asyncio.wrap_future(future)
             return export_response(signal, batch, fmt)
