@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 
 from ingest.otlp_attributes import any_value_to_str, attributes_to_map, format_double
-from ingest.otlp_wire import KeyValueCache
+from ingest.otlp_wire import KeyValueCache, _parse_keyvalue, keyvalue_to_pair
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,29 @@ def test_cache_is_bounded() -> None:
         kv = KeyValue(key="session.id", value=AnyValue(string_value=f"s-{n}"))
         assert cache[kv.SerializeToString()] == ("session.id", f"s-{n}")
     assert len(cache) <= 10
+
+
+_values = st.one_of(
+    st.builds(lambda v: AnyValue(string_value=v), st.text()),
+    st.builds(lambda v: AnyValue(int_value=v), st.integers(-(2**63), 2**63 - 1)),
+    st.builds(lambda v: AnyValue(double_value=v), st.floats()),
+    st.builds(lambda v: AnyValue(bool_value=v), st.booleans()),
+    st.builds(lambda v: AnyValue(bytes_value=v), st.binary(max_size=20)),
+    st.just(AnyValue()),
+)
+
+
+@given(st.text(max_size=200), _values)
+def test_fast_keyvalue_reading_agrees_with_the_protobuf_runtime(key: str, value: AnyValue) -> None:
+    raw = KeyValue(key=key, value=value).SerializeToString()
+    assert keyvalue_to_pair(raw) == _parse_keyvalue(raw)
+
+
+def test_fast_keyvalue_reading_leaves_invalid_bytes_to_the_runtime() -> None:
+    from google.protobuf.message import DecodeError
+
+    raw = KeyValue(key="k", value=AnyValue(string_value="ok")).SerializeToString()
+    broken = raw[:-2] + b"\xff\xfe"  # invalid UTF-8 in the value
+    with pytest.raises(DecodeError):
+        keyvalue_to_pair(broken)
+    assert keyvalue_to_pair(raw) == ("k", "ok")
