@@ -134,6 +134,31 @@ def _logout(request: Request, viewer: Viewer, form: FormData | None) -> Response
     return response
 
 
+def _analysis_card(ctx: ConsoleContext) -> dict[str, object]:
+    """How many friction clusters the newest analysis run found, and when its window ended."""
+    from analysis.store import latest_run_id, load_clusters
+
+    run = latest_run_id(ctx.warehouse)
+    if run is None:
+        return {
+            "value": "-",
+            "label": "no analysis yet",
+            "hint": "runs hourly; start one on the Runs page",
+            "href": "/runs",
+            "tone": "",
+        }
+    clusters = load_clusters(ctx.warehouse, run)
+    frictions = [c for c in clusters if c.kind not in ("error_group", "ticket_theme")]
+    return {
+        "value": len(frictions),
+        "label": "places users struggle" if len(frictions) != 1 else "place users struggle",
+        "hint": f"found by the latest analysis ({len(clusters) - len(frictions)} error groups "
+        "and support-ticket themes besides)",
+        "href": "/friction",
+        "tone": "warn" if frictions else "ok",
+    }
+
+
 def _home(web: ConsoleWeb) -> PageHandler:
     def home(request: Request, viewer: Viewer, form: FormData | None) -> Response:
         from rca import service as rca
@@ -161,6 +186,7 @@ def _home(web: ConsoleWeb) -> PageHandler:
                 "href": "/incidents?status=open",
                 "tone": "bad" if open_incidents else "ok",
             },
+            _analysis_card(ctx),
             {
                 "value": len(failing),
                 "label": "failing jobs" if len(failing) != 1 else "failing job",
