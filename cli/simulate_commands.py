@@ -134,7 +134,7 @@ def simulate_command(
     from simulator.api import bulk_load, load_app, random_problems, simulate
     from simulator.loader import builtin_apps
     from simulator.spec import ProblemSet
-    from simulator.writers import send_otlp, write_files
+    from simulator.writers import check_reachable, send_otlp, write_files
 
     if list_apps:
         for name in builtin_apps():
@@ -149,6 +149,8 @@ def simulate_command(
     if load and send_url:
         raise click.UsageError("use either --send or --load, not both")
     spec = load_app(app_name)
+    if send_url:
+        check_reachable(send_url.rstrip("/"))  # before spending time generating
     problems = None
     if problems_file:
         problems = _load_problems(problems_file, spec)
@@ -214,8 +216,9 @@ def simulate_command(
             f"next: andon ingest tickets {out / 'tickets.jsonl'} && "
             f"andon ingest changes {out / 'changes.jsonl'}"
         )
-    click.echo(f"wrote {out}/ (manifest.json: {len(m.frictions)} frictions, "
-               f"{len(m.incidents)} incidents)")  # fmt: skip
+    frictions = f"{len(m.frictions)} friction" + ("" if len(m.frictions) == 1 else "s")
+    incidents = f"{len(m.incidents)} incident" + ("" if len(m.incidents) == 1 else "s")
+    click.echo(f"wrote {out}/ (manifest.json: {frictions}, {incidents})")
 
 
 @click.command(name="demo")

@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
 
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -122,6 +124,7 @@ def send_otlp(
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     base = endpoint.rstrip("/")
+    check_reachable(base)
     span_exporter = OTLPSpanExporter(endpoint=f"{base}/v1/traces", headers=headers, timeout=timeout)
     log_exporter = OTLPLogExporter(endpoint=f"{base}/v1/logs", headers=headers, timeout=timeout)
     total = len(sim.spans) + len(sim.logs)
@@ -129,13 +132,17 @@ def send_otlp(
     try:
         for batch in _batches(sim.spans, batch_size):
             if span_exporter.export(batch) is not SpanExportResult.SUCCESS:
-                raise AndonError(f"the OTLP receiver at {base}/v1/traces refused a batch of spans")
+                raise AndonError(
+                    f"could not deliver spans to {base}/v1/traces (refused, or retries exhausted)"
+                )
             done += len(batch)
             if progress is not None:
                 progress(done, total)
         for batch in _batches(sim.logs, batch_size):
             if log_exporter.export(batch) is not LogRecordExportResult.SUCCESS:
-                raise AndonError(f"the OTLP receiver at {base}/v1/logs refused a batch of logs")
+                raise AndonError(
+                    f"could not deliver logs to {base}/v1/logs (refused, or retries exhausted)"
+                )
             done += len(batch)
             if progress is not None:
                 progress(done, total)
@@ -143,6 +150,21 @@ def send_otlp(
         span_exporter.shutdown()
         log_exporter.shutdown()
     return len(sim.spans), len(sim.logs)
+
+
+def check_reachable(base: str) -> None:
+    """Fail at once, with the address, when nothing listens there (instead of retrying for a
+    minute inside the exporter)."""
+    parsed = urlparse(base)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InputError(f"not an http(s) URL: {base!r}", field="endpoint")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=5):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise AndonError(f"cannot reach the OTLP receiver at {base}: {reason}") from exc
 
 
 def load_warehouse(sim: Simulation, warehouse: Any) -> tuple[int, int]:

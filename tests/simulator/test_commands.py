@@ -91,3 +91,14 @@ def test_demo_steps(settings: Settings, warehouse: Warehouse, tmp_path: Path) ->
     run_demo(again)
     assert again.already_loaded and again.results["tickets"]["stored"] == 0
     assert warehouse.scalar(f"SELECT count() FROM {warehouse.table('otel_traces')}") == spans
+
+
+def test_unreachable_receiver_fails_fast(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "shop", "--sessions", "5", "--send", "http://127.0.0.1:1",
+              "--out", str(tmp_path)])  # fmt: skip
+    assert info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "Error: cannot reach the OTLP receiver at http://127.0.0.1:1: Connection refused"
