@@ -521,6 +521,10 @@ class JobRunner:
     host: str = field(default_factory=socket.gethostname)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, init=False, repr=False)
     _by_name: dict[str, JobDefinition] = field(default_factory=dict, init=False, repr=False)
+    # Set by a running `Scheduler`, so pages can say when each job runs next.
+    next_runs: Callable[[], dict[str, datetime | None]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.store = RunStore(self.warehouse)
@@ -894,6 +898,7 @@ class Scheduler:
                 next_run_time=next_run.replace(tzinfo=UTC),
             )
         self._aps.start()
+        self.runner.next_runs = self.next_runs
         log.info("scheduler started with %d job(s)", len(self._aps.get_jobs()))
 
     def next_runs(self) -> dict[str, datetime | None]:
@@ -909,6 +914,7 @@ class Scheduler:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop firing; interrupt retry waits; wait for running jobs when ``wait``."""
+        self.runner.next_runs = None
         clock = self.runner.clock
         if isinstance(clock, SystemClock):
             clock.interrupt()

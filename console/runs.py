@@ -48,8 +48,9 @@ def schedule_text(runner: JobRunner, name: str) -> str:
 
 
 def job_summaries(runner: JobRunner) -> list[dict[str, Any]]:
-    """Each job with its plain description, schedule and last run."""
+    """Each job with its plain description, schedule, last run and next run (when scheduled)."""
     summaries = []
+    upcoming = runner.next_runs() if runner.next_runs is not None else {}
     for job in runner.jobs:
         last = runner.store.recent(job=job.name, limit=1)
         summaries.append(
@@ -60,6 +61,7 @@ def job_summaries(runner: JobRunner) -> list[dict[str, Any]]:
                 "enabled": runner.schedule(job.name).enabled,
                 "schedule": runner.schedule(job.name).model_dump(),
                 "last": last[0] if last else None,
+                "next_run": upcoming.get(job.name),
             }
         )
     return summaries

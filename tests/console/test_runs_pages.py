@@ -7,7 +7,7 @@ from datetime import datetime
 from starlette.testclient import TestClient
 
 from scheduler import JobContext, JobDefinition, JobRunner, shared_runner
-from tests.console.conftest import API_TOKEN, Context, csrf_of, sign_in
+from tests.console.conftest import API_TOKEN, PASSWORD, Context, csrf_of, sign_in
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -111,3 +111,30 @@ def test_runs_api(client: TestClient) -> None:
         headers={**AUTH, "content-type": "application/json"},
     )
     assert not_json.status_code == 400
+
+
+def test_serve_runs_the_scheduler_and_the_runs_page_shows_next_runs(
+    console_ctx: Context,
+) -> None:
+    import httpx
+
+    from server.runtime import start_server
+
+    with start_server(
+        console_ctx.settings, console_ctx.warehouse, ingest_port=0, console_port=0
+    ) as running:
+        runner = shared_runner(console_ctx.settings, console_ctx.warehouse)
+        assert runner.next_runs is not None  # the scheduler service started
+        upcoming = runner.next_runs()
+        assert set(upcoming) == {j.name for j in runner.jobs}
+        with httpx.Client(base_url=running.console_url) as client:
+            page = client.get("/login")
+            client.post(
+                "/login",
+                data={"name": "maria", "password": PASSWORD, "csrf": csrf_of(page.text)},
+            )
+            runs = client.get("/runs")
+            assert runs.status_code == 200
+            assert runs.text.count('<span title="') >= len(upcoming)  # "in 2 min" per job
+            assert "Scheduled runs are switched off" not in runs.text
+    assert runner.next_runs is None  # stopped with the server
