@@ -27,7 +27,7 @@ from console import charts
 from console.web import ConsoleWeb, Viewer
 from errors import InputError
 from settings import Settings
-from ticketing.models import ticket_id_for
+from ticketing import service as tickets
 from warehouse import Warehouse
 
 MAX_SEGMENT_VALUES = 8
@@ -216,9 +216,13 @@ def friction_routes(web: ConsoleWeb) -> list[BaseRoute]:
         segments: list[SegmentRow] = found["segments"]
         width = len(segments[0].steps) - 1 if segments else 0
         worst_rates = [max(s.steps[i].rate for s in segments) for i in range(width)]
+        # Not every cluster becomes a ticket (policy thresholds, merged themes): link real ones.
+        ticket_of = {
+            cid: t.id for t in tickets.list_tickets(ctx.warehouse) for cid in t.cluster_ids
+        }
         return web.render(
             request, "friction.html", viewer, chart=chart, who=who, worst_rates=worst_rates,
-            ticket_id_for=ticket_id_for, **found,
+            ticket_of=ticket_of, **found,
         )  # fmt: skip
 
     def api_flows(request: Request, actor: str, body: Any) -> Any:

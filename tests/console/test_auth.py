@@ -159,3 +159,20 @@ def test_how_to_open_the_console(console_ctx: Context, settings: Settings) -> No
     assert "andon serve" in with_users and "http://127.0.0.1:8318" in with_users
     assert "sign in as maria" in with_users
     assert "/login?token=" in "\n".join(how_to_open(settings))
+
+
+def test_every_page_explains_itself_on_an_empty_warehouse(client: TestClient) -> None:
+    sign_in(client)
+    expected = {
+        "/": "no analysis yet",
+        "/tickets": "No tickets are waiting for review",
+        "/incidents": "No incidents",
+        "/friction": "No flows yet",
+        "/runs": "No runs yet",
+    }
+    for path, text in expected.items():
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert text in page.text, path
+    assert client.get("/traces/" + "0" * 32).status_code == 404
+    assert client.get("/traces/not-a-trace").status_code == 400
