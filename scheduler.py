@@ -50,6 +50,7 @@ EPOCH = datetime(1970, 1, 1)
 RunStatus = Literal["running", "retrying", "succeeded", "failed", "skipped"]
 RunTrigger = Literal["schedule", "catchup", "manual", "rerun"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "skipped"})
+STALE_RUN = timedelta(hours=6)  # a run of another host silent this long is taken as dead
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -610,12 +611,18 @@ class JobRunner:
         )
 
     def recover_interrupted(self) -> list[str]:
-        """Mark runs left running/retrying by a stopped process as failed (call before start)."""
+        """Mark runs left running/retrying by a stopped process as failed (call before start).
+
+        Only this host's runs, or any run silent for `STALE_RUN` (a scheduler on another host
+        may be running its own jobs against the same ClickHouse server right now).
+        """
         recovered = []
         for run in self.store.unfinished():
             if run.job in self._locks and self.is_running(run.job):
                 continue  # a run of this process, not a leftover
             now = self.clock.now()
+            if run.host != self.host and now - run.recorded_at < STALE_RUN:
+                continue
             self.store.record(
                 run.model_copy(
                     update={

@@ -294,10 +294,17 @@ def test_runs_left_running_by_a_crash_are_marked_failed(warehouse: Warehouse) ->
     )
     crashed = runner._new_run(runner.job("x"), Window(T0, T0), "schedule", "scheduler", "")
     runner.store.record(crashed.model_copy(update={"version": 1}))
+    elsewhere = crashed.model_copy(
+        update={"run_id": "run_other_host", "host": "other", "version": 1}
+    )
+    runner.store.record(elsewhere)
     assert runner.recover_interrupted() == [crashed.run_id]
     run = runner.store.get(crashed.run_id)
     assert run.status == "failed" and "interrupted" in run.error
     assert runner.recover_interrupted() == []
+    # Another host's run is left alone until it has been silent for hours.
+    clock.advance(hours=7)
+    assert runner.recover_interrupted() == ["run_other_host"]
 
 
 def _setting(event: threading.Event) -> Any:
