@@ -11,8 +11,9 @@ Prints spans/s for
 measured in the same run, alternating, on a fresh embedded warehouse. Target: end to end at
 least 60% of raw.
 
-    .venv/bin/python benchmarks/ingest.py                      # defaults: 200k spans, 4 clients
-    .venv/bin/python benchmarks/ingest.py --spans 500000 --gzip --rounds 3
+    .venv/bin/python benchmarks/ingest.py           # Collector-like: 10 senders x 8192 spans
+    .venv/bin/python benchmarks/ingest.py --per-request 512 --clients 4 --senders 8  # SDK-like
+    .venv/bin/python benchmarks/ingest.py --gzip --rounds 5
 """
 
 from __future__ import annotations
@@ -206,11 +207,20 @@ def run_end_to_end(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spans", type=int, default=200_000, help="spans per round")
-    parser.add_argument("--per-request", type=int, default=1000, help="spans per request")
-    parser.add_argument("--clients", type=int, default=4, help="client processes")
-    parser.add_argument("--senders", type=int, default=4, help="concurrent senders per client")
+    # Defaults: what a Collector forwarding to andon sends (otlphttp exporter with a batch
+    # processor: 8192-span requests from 10 concurrent consumers).
+    parser.add_argument("--spans", type=int, default=245_760, help="spans per round")
+    parser.add_argument("--per-request", type=int, default=8192, help="spans per request")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--senders", type=int, default=5, help="concurrent senders per client")
     parser.add_argument("--rounds", type=int, default=3, help="alternating raw/E2E rounds")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="send the generated requests this many times per round (longer steady state, "
+        "same memory)",
+    )
     parser.add_argument("--gzip", action="store_true", help="gzip request bodies (level 1)")
     args = parser.parse_args()
 
@@ -223,7 +233,7 @@ def main() -> None:
     n_requests = max(1, args.spans // args.per_request)
     print(f"generating {n_requests} requests of {args.per_request} spans ...", file=sys.stderr)
     bodies = [make_request(rnd, args.per_request, t0 + i * 10**9) for i in range(n_requests)]
-    total = n_requests * args.per_request
+    total = n_requests * args.per_request * args.repeat
     mb = sum(len(b) for b in bodies) / 1e6
 
     with tempfile.TemporaryDirectory(prefix="andon-bench-") as tmp:
@@ -251,11 +261,11 @@ def main() -> None:
             raw_rates, e2e_rates = [], []
             for round_no in range(1, args.rounds + 1):
                 wh.command(f"TRUNCATE TABLE {traces}")
-                raw_s = run_raw(wh, batches)
+                raw_s = run_raw(wh, batches * args.repeat)
                 wh.command(f"TRUNCATE TABLE {traces}")
                 inserts_before = running.writer.stats.inserts
                 e2e_s = run_end_to_end(
-                    running.ingest_url, bodies, args.clients, args.senders, args.gzip
+                    running.ingest_url, bodies * args.repeat, args.clients, args.senders, args.gzip
                 )
                 stored = wh.scalar(f"SELECT count() FROM {traces}")
                 if stored != total:
@@ -271,7 +281,10 @@ def main() -> None:
                 )
 
     raw, e2e = statistics.median(raw_rates), statistics.median(e2e_rates)
-    print(f"OTLP ingest benchmark: {total:,} spans/round in {n_requests} protobuf requests")
+    print(
+        f"OTLP ingest benchmark: {total:,} spans/round in {n_requests * args.repeat} protobuf "
+        f"requests of {args.per_request:,} spans"
+    )
     senders = args.clients * args.senders
     gz = "on" if args.gzip else "off"
     print(f"  ({mb:.1f} MB; {senders} concurrent senders in {args.clients} processes; gzip {gz})")
