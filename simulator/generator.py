@@ -80,6 +80,7 @@ class _Ctx:
     touched: set[int]  # incidents whose degraded operations this session called after onset
     hurt: set[int]  # ... and among them, those it saw slow or failing
     marks: dict[str, int] = field(default_factory=dict)  # friction id -> what happened at its step
+    record: bool = True  # False for the discarded draws behind expected values
 
 
 @dataclass(slots=True)
@@ -319,11 +320,9 @@ class Generator:
                 forced = _Failure(error.status_code, error.error_type, error.error_message)
                 target, friction_cause = error.service, True
             result = self._attempt(ctx, step, t, scale, forced, target)
-            if slow is not None or any(isinstance(s.problem, SlowStepProblem) for s in stats):
-                for s in stats:
-                    if isinstance(s.problem, SlowStepProblem):
-                        side = 0 if s is slow else 1
-                        s.durations[side].append(result.duration_ms)
+            for s in stats:
+                if isinstance(s.problem, SlowStepProblem):
+                    s.durations[0 if s is slow else 1].append(result.duration_ms)
             t = result.end_ns
             if not result.failed:
                 succeeded = True
@@ -338,10 +337,8 @@ class Generator:
                 break
             t += int(rng.lognormvariate(math.log(2500), 0.5) * MS)  # reload / tap again
         observe(stats, flow, seg, attempts, had_error, succeeded, ctx.marks, _who(ctx, t))
-        if slow is not None:
-            self._shadow(ctx, slow, step, t)
         for s in stats:
-            if isinstance(s.problem, SlowStepProblem) and s is not slow:
+            if isinstance(s.problem, SlowStepProblem):
                 self._shadow(ctx, s, step, t)
         return succeeded, t
 
@@ -380,6 +377,7 @@ class Generator:
             logs=[],
             touched=set(),
             hurt=set(),
+            record=False,
         )
         for _ in range(2):
             result = self._attempt(scratch, step, t, p.factor if inside else 1.0, None, None)
@@ -638,7 +636,7 @@ class Generator:
             events=events,
         )
         ctx.spans.insert(mark, span)
-        for stats in self.incidents:
+        for stats in self.incidents if ctx.record else ():
             inc = stats.incident
             if call.service == inc.deploy.service and call.name in inc.names:
                 after = 1 if t0 >= inc.onset_ns else 0

@@ -127,3 +127,24 @@ def test_ticket_themes_cover_problems(shop_day: tuple[Manifest, list[tuple[Any, 
     assert sum(t.with_personal_data for t in manifest.ticket_themes) > 0
     assert sum(t.with_session_id for t in manifest.ticket_themes) > 0
     assert manifest.counts.tickets == sum(t.count for t in manifest.ticket_themes)
+
+
+def test_incident_counts_only_real_spans() -> None:
+    """In the SaaS app the slow upload friction and the incident share a route: the discarded
+    draws behind the friction's expected p75 must not leak into the incident's numbers."""
+    gen = make_generator("saas", seed=3, sessions=600)
+    columns = SpanColumns()
+    for spans, _ in gen.iter_sessions():
+        for record in spans:
+            columns.add_record(record, gen.resources)
+    manifest = _finish(gen, len(columns), 0).manifest
+    (incident,) = manifest.incidents
+    (measured,) = incident.production
+    names = measure.TRACE_SCHEMA.names
+    i = {n: k for k, n in enumerate(names)}
+    served = [
+        row for row in columns.rows()
+        if row[i["ServiceName"]] == incident.service and row[i["SpanKind"]] == "Server"
+        and row[i["SpanName"]] == measured.operation
+    ]  # fmt: skip
+    assert measured.spans_before + measured.spans_after == len(served) > 0
