@@ -1,7 +1,8 @@
 """Where a simulation goes: files, an OTLP/HTTP receiver, or the warehouse.
 
 - `write_files`: ``traces.otlp.jsonl`` and ``logs.otlp.jsonl`` (one OTLP/JSON export request
-  per line, as the Collector's file exporter writes them: hex ids, integer enums), ``tickets.csv``,
+  per line, as the Collector's file exporter writes them: hex ids, integer enums; see
+  `simulator.otlp_json`), ``tickets.csv``,
   ``tickets.jsonl``, ``changes.jsonl`` and ``manifest.json``. Byte-identical for the same seed.
 - `send_otlp`: the SDK's own ``OTLPSpanExporter`` / ``OTLPLogExporter`` (protobuf over HTTP),
   in batches, with the exporters' retry on 429/503.
@@ -10,7 +11,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 import socket
@@ -19,11 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from google.protobuf import json_format
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
 from errors import AndonError, InputError
+from simulator.otlp_json import logs_json, spans_json
 from simulator.records import LogRecordSpec, ResourceTable, SpanRecord
 from simulator.rows import LogColumns, SpanColumns
 
@@ -36,31 +33,10 @@ TICKET_COLUMNS = [
     "id", "created_at", "subject", "body", "channel", "tags", "user_id", "session_id", "status",
     "priority",
 ]  # fmt: skip
-_ID_KEYS = {"traceId", "spanId", "parentSpanId"}
 
 
 def _batches(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def _hex_ids(node: Any) -> Any:
-    """OTLP/JSON wants trace and span ids as hex, where protobuf's JSON mapping gives base64."""
-    if isinstance(node, dict):
-        return {
-            key: base64.b64decode(value).hex()
-            if key in _ID_KEYS and isinstance(value, str)
-            else _hex_ids(value)
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        return [_hex_ids(item) for item in node]
-    return node
-
-
-def otlp_json(message: Any) -> str:
-    """One export request as compact OTLP/JSON (hex ids, integer enums, camelCase keys)."""
-    data = json_format.MessageToDict(message, use_integers_for_enums=True)
-    return json.dumps(_hex_ids(data), separators=(",", ":"), ensure_ascii=False)
 
 
 def write_files(sim: Simulation, out_dir: str | Path, *, telemetry: bool = True) -> dict[str, Path]:
@@ -84,10 +60,10 @@ def write_files(sim: Simulation, out_dir: str | Path, *, telemetry: bool = True)
         paths["logs"] = out / "logs.otlp.jsonl"
         with paths["traces"].open("w", encoding="utf-8") as fh:
             for batch in _batches(sim.spans, BATCH_SPANS):
-                fh.write(otlp_json(encode_spans(batch)) + "\n")
+                fh.write(spans_json(batch) + "\n")
         with paths["logs"].open("w", encoding="utf-8") as fh:
             for batch in _batches(sim.logs, BATCH_SPANS):
-                fh.write(otlp_json(encode_logs(batch)) + "\n")
+                fh.write(logs_json(batch) + "\n")
     with paths["tickets_csv"].open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=TICKET_COLUMNS, lineterminator="\n")
         writer.writeheader()

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 from google.protobuf import json_format
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from simulator.api import Simulation, make_generator, write_files
@@ -110,5 +112,8 @@ def test_otlp_json_files_are_the_sdk_encoding(small_saas: Simulation, tmp_path: 
 
     parsed = json_format.ParseDict(to_base64(first), ExportTraceServiceRequest())
     assert parsed == encode_spans(small_saas.spans[:2000])
+    logs = json.loads(paths["logs"].read_text().splitlines()[0])
+    parsed_logs = json_format.ParseDict(to_base64(logs), ExportLogsServiceRequest())
+    assert parsed_logs == encode_logs(small_saas.logs[:2000])
     ticket_lines = paths["tickets_jsonl"].read_text().splitlines()
     assert len(ticket_lines) == len(small_saas.tickets) > 0
