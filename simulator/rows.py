@@ -97,12 +97,10 @@ class _FlatMaps:
         self.offsets: list[int] = [0]
 
     def add(self, attributes: Any) -> None:
-        keys, values = self.keys, self.values
-        for key, value in attributes.items():
-            keys.append(key)
-            # most values are already strings: skip the conversion call for them
-            values.append(value if type(value) is str else attr_string(value))
-        self.offsets.append(len(keys))
+        self.keys.extend(attributes)
+        # most values are already strings: skip the conversion call for them
+        self.values.extend([v if type(v) is str else attr_string(v) for v in attributes.values()])
+        self.offsets.append(len(self.keys))
 
     def array(self) -> pa.Array:
         return pa.MapArray.from_arrays(
