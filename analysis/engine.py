@@ -189,8 +189,7 @@ def analyse(
         t0 = t1
 
     attrs = discover_attributes(
-        wh, since, until, gap_minutes=cfg.session_gap_minutes,
-        max_values=cfg.max_segment_values, ignore=cfg.ignore_attributes,
+        wh, since, until, max_values=cfg.max_segment_values, ignore=cfg.ignore_attributes,
         extra=cfg.segment_attributes,
     )  # fmt: skip
     lap("attributes")

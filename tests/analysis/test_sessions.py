@@ -48,7 +48,7 @@ def test_sessions_keys_fallback_and_duplicates(warehouse: Warehouse) -> None:
     warehouse.insert("otel_traces", rows, COLUMNS)
     warehouse.insert("otel_traces", rows[:4], COLUMNS)  # an exporter retried a batch
     since, until = T0 - timedelta(hours=1), T0 + timedelta(hours=3)
-    attrs = discover_attributes(warehouse, since, until, gap_minutes=30, max_values=10,
+    attrs = discover_attributes(warehouse, since, until, max_values=10,
                                 ignore=["session.id", "enduser.id", "http.route"], extra=[])  # fmt: skip
     assert [a.key for a in attrs] == ["app.platform", "os.name", "service.name"]
     frame = fetch_sessions(warehouse, since, until, attrs, gap_minutes=30).sort(
