@@ -30,7 +30,7 @@ Same app, seed, size and problems -> identical spans, logs, tickets, changes and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -93,8 +93,9 @@ def make_generator(
     )
 
 
-def _finish(gen: Generator, spans: int, logs: int) -> Simulation:
-    """Tickets, change events and the manifest, once every session has been planned."""
+def complete(gen: Generator, spans: int, logs: int) -> Simulation:
+    """Tickets, change events and the manifest, once every session of ``gen`` has been planned
+    (``spans``/``logs``: how many were produced, for the manifest's counts)."""
     changes = ChangeBuilder(gen.app, gen.timeline, gen.seed)
     change_events = changes.events()
     writer = TicketWriter(gen.app, gen.problems.tickets, gen.seed, gen.end)
@@ -155,13 +156,15 @@ def simulate(
         progress(gen.sessions, gen.sessions)
     finished_spans = emitter.finished_spans()
     finished_logs = emitter.finished_logs()
-    sim = _finish(gen, len(finished_spans), len(finished_logs))
+    sim = complete(gen, len(finished_spans), len(finished_logs))
     sim.spans = finished_spans
     sim.logs = finished_logs
     return sim
 
 
-def plan_records(gen: Generator, chunk_sessions: int = 2000) -> Any:
+def plan_records(
+    gen: Generator, chunk_sessions: int = 2000
+) -> Iterator[tuple[list[SpanRecord], list[LogRecordSpec], int]]:
     """Yield (spans, logs, sessions_done) planned records, ``chunk_sessions`` at a time."""
     for first in range(0, gen.sessions, chunk_sessions):
         spans: list[SpanRecord] = []
@@ -215,7 +218,7 @@ def bulk_load(
         logs_total += len(logs)
         if progress is not None:
             progress(done, gen.sessions)
-    return _finish(gen, spans_total, logs_total)
+    return complete(gen, spans_total, logs_total)
 
 
 __all__ = [
@@ -224,6 +227,7 @@ __all__ = [
     "Simulation",
     "builtin_apps",
     "bulk_load",
+    "complete",
     "load_app",
     "load_warehouse",
     "make_generator",

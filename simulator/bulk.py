@@ -28,7 +28,7 @@ def _producer(
     chunk_sessions: int,
 ) -> None:
     """Child process: plan chunks, send (spans table, logs table, sessions done), then the result."""
-    from simulator.api import _finish, make_generator, plan_records
+    from simulator.api import complete, make_generator, plan_records
     from simulator.spec import AppSpec, ProblemSet
 
     try:
@@ -45,7 +45,7 @@ def _producer(
             spans_total += len(spans)
             logs_total += len(logs)
             queue.put(("chunk", span_columns.table(), log_columns.table(), done, gen.sessions))
-        queue.put(("done", _finish(gen, spans_total, logs_total)))
+        queue.put(("done", complete(gen, spans_total, logs_total)))
     except BaseException as exc:  # report anything to the parent, which raises it
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from simulator.api import _finish, make_generator
+from simulator.api import complete, make_generator
 from simulator.manifest import Manifest
 from simulator.rows import SpanColumns
 from tests.simulator import measure
@@ -25,7 +25,7 @@ def shop_day() -> tuple[Manifest, list[tuple[Any, ...]]]:
         count += len(spans)
         for record in spans:
             columns.add_record(record, gen.resources)
-    manifest = _finish(gen, count, 0).manifest
+    manifest = complete(gen, count, 0).manifest
     return manifest, columns.rows()
 
 
@@ -137,7 +137,7 @@ def test_incident_counts_only_real_spans() -> None:
     for spans, _ in gen.iter_sessions():
         for record in spans:
             columns.add_record(record, gen.resources)
-    manifest = _finish(gen, len(columns), 0).manifest
+    manifest = complete(gen, len(columns), 0).manifest
     (incident,) = manifest.incidents
     (measured,) = incident.production
     names = measure.TRACE_SCHEMA.names
