@@ -49,6 +49,7 @@ from simulator.tickets import TicketWriter
 from simulator.truth import build_manifest
 from simulator.writers import bulk_load_rows, load_warehouse, send_otlp, write_files
 
+BACKGROUND_FROM_SESSIONS = 20_000
 Progress = Callable[[int, int], None]
 """Called as progress(sessions_done, sessions_total) while generating."""
 
@@ -185,7 +186,7 @@ def bulk_load(
     hours: float | None = None,
     problems: ProblemSet | None = None,
     chunk_sessions: int = 4000,
-    background: bool = True,
+    background: bool | None = None,
     progress: Progress | None = None,
 ) -> Simulation:
     """Generate and insert straight into otel_traces/otel_logs, chunk by chunk (for volume).
@@ -193,10 +194,14 @@ def bulk_load(
     Rows are identical to what `load_warehouse(simulate(...))` writes (a test proves it); spans
     are not kept in memory, so ``sim.spans``/``sim.logs`` are empty and counts are set.
     ``background``: plan and build rows in a second process while this one inserts (two cores
-    busy instead of one); the output is the same either way.
+    busy instead of one); the output is the same either way. Default: only for volumes where
+    that pays for starting a process (``BACKGROUND_FROM_SESSIONS`` sessions and more).
     """
+    spec = _resolve(app)
+    size = spec.sessions if sessions is None else sessions
+    if background is None:
+        background = size >= BACKGROUND_FROM_SESSIONS
     if background:
-        spec = _resolve(app)
         options = {"seed": seed, "sessions": sessions, "start": start, "hours": hours}
         for kind, item in produce_in_background(spec, problems, options, chunk_sessions):
             if kind == "done":
@@ -208,7 +213,7 @@ def bulk_load(
                 progress(done, total)
         raise RuntimeError("the simulation process ended without a result")
     gen = make_generator(
-        app, seed=seed, sessions=sessions, start=start, hours=hours, problems=problems
+        spec, seed=seed, sessions=sessions, start=start, hours=hours, problems=problems
     )
     spans_total = 0
     logs_total = 0

@@ -102,7 +102,7 @@ def test_bulk_load_in_background_matches_sdk_path(warehouse: Warehouse) -> None:
 
     done: list[int] = []
     bulk = bulk_load(
-        "shop", warehouse, seed=6, sessions=120, chunk_sessions=50,
+        "shop", warehouse, seed=6, sessions=120, chunk_sessions=50, background=True,
         progress=lambda n, total: done.append(n),
     )  # fmt: skip
     sdk = simulate("shop", seed=6, sessions=120)
