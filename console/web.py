@@ -6,6 +6,7 @@ lines of local JavaScript (``console/static``): nothing is fetched from the inte
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlparse
 
 import jinja2
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -312,8 +314,6 @@ class ConsoleWeb:
                     raw = await request.body()
                     if raw:
                         try:
-                            import json
-
                             body = json.loads(raw)
                         except ValueError:
                             return JSONResponse(
@@ -385,8 +385,6 @@ def _error_title(status: int) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    from pydantic import BaseModel
-
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, dict):
