@@ -125,15 +125,14 @@ def simulate_command(
 
     Examples:
 
+    \b
       andon simulate shop --sessions 500 --out sim/
-
-      andon simulate saas --seed 3 --random-problems 3 --send http://127.0.0.1:4318
-
+      andon simulate saas --random-problems 3 --send http://127.0.0.1:4318
       andon simulate shop --sessions 300000 --load --out sim/
+      andon simulate shop --clean --out clean/
     """
     from simulator.api import bulk_load, load_app, random_problems, simulate
     from simulator.loader import builtin_apps
-    from simulator.spec import ProblemSet
     from simulator.writers import check_reachable, send_otlp, write_files
 
     if list_apps:
@@ -157,7 +156,8 @@ def simulate_command(
     elif random_seed is not None:
         problems = random_problems(spec, random_seed)
     elif clean:
-        problems = ProblemSet.none()
+        # innocent deploys still happen on a clean day: detectors must not blame them
+        problems = random_problems(spec, spec.seed if seed is None else seed, clean=True)
     out = Path(out_dir or "simulation")
     began = time.perf_counter()
     options: dict[str, Any] = {
