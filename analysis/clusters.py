@@ -22,7 +22,14 @@ from analysis.flows import Flow, siblings
 from analysis.friction import Candidate
 from analysis.models import Cluster, EvidenceItem, SegmentShare
 from analysis.segments import implied_attributes, in_segment, share
-from analysis.stats import confidence_label, mean_diff_ci, newcombe_diff, wilson
+from analysis.stats import (
+    confidence_label,
+    mean_diff_ci,
+    newcombe_diff,
+    quantile_ci,
+    quantile_ratio_ci,
+    wilson,
+)
 from warehouse import Warehouse
 
 
@@ -142,6 +149,9 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
         if c.kind == "dropoff":
             x1, n1 = int(inside["dropped"].sum()), inside.height
             x2, n2 = int(outside["dropped"].sum()), outside.height
+            if not c.segment:  # everyone: the baseline is the previous window
+                n2 = c.n_out
+                x2 = round(c.baseline * n2)
             value, baseline = x1 / max(n1, 1), x2 / max(n2, 1)
             ci = wilson(x1, n1)
             diff_ci = newcombe_diff(x1, n1, x2, n2)
@@ -210,10 +220,14 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
         d_in = at.filter(seg)["duration_ms"].to_numpy()
         d_out = at.filter(~seg)["duration_ms"].to_numpy()
         value, baseline = exact_p75(d_in), exact_p75(d_out)
-        from analysis.stats import quantile_ratio_ci
-
-        r_lo, r_hi = quantile_ratio_ci(d_in, d_out, seed=cfg.themes.seed)
-        ci = (r_lo * baseline, r_hi * baseline)
+        if not c.segment:  # everyone: the baseline is the previous window's p75
+            baseline = c.baseline
+        if d_out.size:
+            r_lo, r_hi = quantile_ratio_ci(d_in, d_out, seed=cfg.themes.seed)
+            ci = (r_lo * baseline, r_hi * baseline)
+        else:  # everyone, against the previous window: interval of the p75 itself
+            ci = quantile_ci(d_in)
+            r_lo, r_hi = ci[0] / baseline, ci[1] / baseline
         diff_ci = (r_lo, r_hi)
         seg_sessions = at.filter(seg)["session_id"].unique()
         affected = seg_sessions.len()
@@ -287,6 +301,8 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
         values["previous_value"] = _round(previous)
     for k, v in extra.items():
         values[k] = _round(v) if isinstance(v, float) else v
+    if c.extra.get("previous_window"):
+        values["previous_window"] = 1.0  # the baseline is the previous window, not a segment
     title = _title(c, value, baseline, affected)
     sql_text = render(sql, {**params, **window})
     evidence = [
@@ -359,6 +375,12 @@ def _round(x: float) -> float:
 
 def _title(c: Candidate, value: float, baseline: float, affected: int) -> str:
     who = segment_text(c.segment)
+    if c.extra.get("previous_window"):
+        if c.kind == "dropoff":
+            return (f"{_pct(value)} of sessions leave at {c.step} before {c.next_step}, against "
+                    f"{_pct(baseline)} in the previous window; {affected} sessions")  # fmt: skip
+        return (f"{c.step} takes {_round(value)} ms at p75, against {_round(baseline)} ms in the "
+                f"previous window; {affected} sessions")  # fmt: skip
     if c.kind == "dropoff":
         return (f"{_pct(value)} of sessions ({who}) leave at {c.step} before {c.next_step}, "
                 f"against {_pct(baseline)} of other sessions; {affected} sessions")  # fmt: skip

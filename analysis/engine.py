@@ -24,6 +24,7 @@ from analysis.friction import (
     slow_candidates,
 )
 from analysis.models import Cluster, TicketTheme
+from analysis.previous import previous_window_candidates
 from analysis.segments import in_segment
 from analysis.selection import (
     adjust,
@@ -34,7 +35,7 @@ from analysis.selection import (
     refine,
     strongest,
 )
-from analysis.sessions import discover_attributes, fetch_sessions
+from analysis.sessions import count_roots, discover_attributes, fetch_sessions
 from analysis.steps import events, session_steps, step_stats, transition_frame
 from analysis.themes import link_themes, theme_clusters, ticket_themes
 from warehouse import Warehouse
@@ -75,9 +76,16 @@ def thresholds(cfg: AnalysisSettings) -> dict[str, float]:
 
 
 def find_frictions(
-    sessions: pl.DataFrame, attributes: list[str], cfg: AnalysisSettings
+    sessions: pl.DataFrame,
+    attributes: list[str],
+    cfg: AnalysisSettings,
+    previous: pl.DataFrame | None = None,
 ) -> Findings:
-    """Every friction finding in a session frame (pure: no I/O, no clock)."""
+    """Every friction finding in a session frame (pure: no I/O, no clock).
+
+    ``previous`` (the previous window's sessions) adds everyone-level tests: drop-off and
+    latency of each step against that window.
+    """
     flows = declared_flows(cfg.flows) or discover_flows(sessions, cfg.min_flow_sessions)
     units = flow_transitions(flows)
     if not units:
@@ -107,6 +115,9 @@ def find_frictions(
         candidates += error_candidates(tf, unit, attributes, min_n, other)
     ev_attrs = ev.join(attr_frame, on="session_id", how="left")
     candidates += slow_candidates(ev_attrs, units, attributes, min_n)
+    if previous is not None:
+        branch_map = {(u[0], u[1]): siblings(units, u[0], u[1]) for u in units}
+        candidates += previous_window_candidates(previous, frames, ev, units, branch_map, min_n)
     if not candidates:
         return Findings(flows, [], 0, frames, ev_attrs, units)
     adjust(candidates)
@@ -194,9 +205,15 @@ def analyse(
     )  # fmt: skip
     lap("attributes")
     sessions = fetch_sessions(wh, since, until, attrs, gap_minutes=cfg.session_gap_minutes)
+    prev_since = since - (until - since)
+    previous = (
+        fetch_sessions(wh, prev_since, since, attrs, gap_minutes=cfg.session_gap_minutes)
+        if count_roots(wh, prev_since, since)
+        else None
+    )
     lap("sessions")
     keys = [a.key for a in attrs]
-    found = find_frictions(sessions, keys, cfg)
+    found = find_frictions(sessions, keys, cfg, previous)
     lap("frictions")
     ctx = FrictionContext(wh, cfg, since, until, sessions, keys, found.flows, found.frames,
                           found.events, found.units, found.step_stats)  # fmt: skip

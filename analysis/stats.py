@@ -107,6 +107,18 @@ def quantile_ratio_ci(
     return float(low), float(high)
 
 
+def quantile_ci(values: np.ndarray, q: float = 0.75) -> tuple[float, float]:
+    """Distribution-free 95% interval of a quantile (binomial order statistics)."""
+    n = values.size
+    if n == 0:
+        return math.nan, math.nan
+    ordered = np.sort(values)
+    half = Z95 * math.sqrt(n * q * (1 - q))
+    lo = int(max(0, math.floor(n * q - half)))
+    hi = int(min(n - 1, math.ceil(n * q + half)))
+    return float(ordered[lo]), float(ordered[hi])
+
+
 def mean_diff_ci(sample: np.ndarray, rest: np.ndarray) -> tuple[float, float]:
     """Welch 95% interval of mean(sample) - mean(rest)."""
     if sample.size < 2 or rest.size < 2:

@@ -19,9 +19,10 @@ def load_simulation(
     seed: int = 7,
     sessions: int = 3000,
     problems: ProblemSet | None = None,
+    start: datetime | None = None,
 ) -> Manifest:
     """Spans and logs (bulk), support tickets, derived errors; returns the ground truth."""
-    sim = bulk_load(app, wh, seed=seed, sessions=sessions, problems=problems)
+    sim = bulk_load(app, wh, seed=seed, sessions=sessions, problems=problems, start=start)
     privacy = Privacy(redact=True)
     store(wh, [ticket_from_mapping(t, source="sim", privacy=privacy) for t in sim.tickets])
     since, until = window(sim.manifest)
