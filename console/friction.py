@@ -105,10 +105,10 @@ class FrictionExplorer:
             if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
                 return hit[1]
         cfg = self.settings.analysis
+        # The same attribute discovery and session frame as `analysis.engine.analyse`.
         attrs = discover_attributes(
-            self.wh, since, until, gap_minutes=cfg.session_gap_minutes,
-            max_values=cfg.max_segment_values, ignore=cfg.ignore_attributes,
-            extra=cfg.segment_attributes,
+            self.wh, since, until, max_values=cfg.max_segment_values,
+            ignore=cfg.ignore_attributes, extra=cfg.segment_attributes,
         )  # fmt: skip
         sessions = fetch_sessions(self.wh, since, until, attrs, gap_minutes=cfg.session_gap_minutes)
         flows = declared_flows(cfg.flows) or discover_flows(sessions, cfg.min_flow_sessions)
