@@ -128,3 +128,18 @@ def test_same_window_gives_the_same_clusters(
     assert [c.model_dump() for c in again.clusters] == [
         c.model_dump() for c in default_result.clusters
     ]
+
+
+@pytest.mark.parametrize(("app", "seed"), [("saas", 2)])
+def test_random_scenario_of_the_other_app(warehouse: Warehouse, app: str, seed: int) -> None:
+    """A seeded random scenario (frictions and a bad deploy) of the second built-in app."""
+    from simulator.api import load_app, random_problems
+    from tests.analysis.simdata import load_simulation
+
+    problems = random_problems(load_app(app), seed)
+    manifest = load_simulation(warehouse, app, seed=seed, sessions=3000, problems=problems)
+    since, until = window(manifest)
+    result = score(analyse(warehouse, AnalysisSettings(), since, until, until).clusters, manifest)
+    assert result.matches and result.found == len(result.matches)
+    assert result.within_comparable == result.comparable
+    assert len(result.unexpected) <= 1
