@@ -281,7 +281,7 @@ class ConsoleWeb:
             form: FormData | None = None
             if request.method == "POST":
                 form = await request.form()
-                if not same_token(viewer.csrf, _text(form, "csrf")):
+                if not same_token(viewer.csrf, form_text(form, "csrf")):
                     return self.error_page(
                         request,
                         viewer,
@@ -363,14 +363,12 @@ class ConsoleWeb:
         return viewer.actor
 
 
-def _text(form: FormData | None, name: str) -> str:
+def form_text(form: FormData | None, name: str) -> str:
+    """A form field as stripped text ('' when missing or a file)."""
     if form is None:
         return ""
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
-
-
-form_text = _text
 
 
 def _error_title(status: int) -> str:
