@@ -362,12 +362,13 @@ def group(degradations: list[Degradation], cfg: RcaSettings) -> list[list[Degrad
     window = timedelta(minutes=cfg.group_minutes)
     for d in sorted(degradations, key=lambda d: d.onset):
         home = None
+        # A quiet route's onset is only known to within its window.
+        earliest = d.onset - timedelta(minutes=d.window_minutes)
         for g in groups:
-            if d.onset - g[0].onset <= window:
+            if earliest - g[0].onset <= window:
                 home = g
                 break
-            ongoing = max((x.ended_at or x.detected_at) for x in g)
-            if any(x.service == d.service for x in g) and d.onset <= ongoing + window:
+            if any(x.service == d.service for x in g) and d.onset <= _ongoing(g) + window:
                 home = g
                 break
         if home is not None:
@@ -375,6 +376,17 @@ def group(degradations: list[Degradation], cfg: RcaSettings) -> list[list[Degrad
         else:
             groups.append([d])
     return groups
+
+
+def _ongoing(group_: list[Degradation]) -> datetime:
+    """Until when a group is still degraded (a new error counts for half an hour after it
+    appeared: its last event may be much later, long after anything else recovered)."""
+    return max(
+        (x.onset + timedelta(minutes=30))
+        if x.signal == "new_error"
+        else (x.ended_at or x.detected_at)
+        for x in group_
+    )
 
 
 SIGNAL_PRIORITY = {

@@ -238,7 +238,7 @@ def investigate(
         path_services=path_services,
         routes=sorted({d.route for d in group if d.route}),
         new_errors=new_errors,
-        origin_routes=[d.route for d in in_origin if d.route],
+        origin_routes=sorted({d.route for d in in_origin if d.route}),
     )
     ranked = suspects.score(candidates, ctx)
 
@@ -449,6 +449,16 @@ def title(incident: Incident) -> str:
     return (
         f"{what} of {where} at {describe_value(lead.signal, lead.value)} vs "
         f"{describe_value(lead.signal, lead.baseline)} baseline since {incident.onset:%H:%M} UTC"
+    )
+
+
+def same_origin(a: Incident, b: Incident, minutes: int = 30) -> bool:
+    """Two findings of one run that start in the same operation at about the same time."""
+    return (
+        a.origin is not None
+        and b.origin is not None
+        and (a.origin.service, a.origin.operation) == (b.origin.service, b.origin.operation)
+        and abs((naive(a.onset) - naive(b.onset)).total_seconds()) <= minutes * 60
     )
 
 

@@ -68,8 +68,24 @@ def detect(
         )
     groups, frame = engine.detect_window(wh, cfg, since, until)
     existing = store.load_incidents(wh)
+    investigated: list[tuple[list[Degradation], Incident]] = []
     for group in groups:
         found = engine.investigate(wh, cfg, group, until, frame, past=existing)
+        # Degradations noticed apart (a quiet client route, minutes later) that localize to the
+        # same origin around the same time are one incident.
+        same = next(
+            (k for k, (_, other) in enumerate(investigated) if engine.same_origin(found, other)),
+            None,
+        )
+        if same is None:
+            investigated.append((group, found))
+            continue
+        joined = investigated[same][0] + group
+        investigated[same] = (
+            joined,
+            engine.investigate(wh, cfg, joined, until, frame, past=existing),
+        )
+    for _, found in investigated:
         incident, changed = _record(wh, found, existing, moment, run_id)
         result.incidents.append(incident)
         if changed:

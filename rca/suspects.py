@@ -277,14 +277,18 @@ def code_factor(c: Candidate, ctx: Context) -> Factor:
     if ctx.origin:
         strong |= tokens(ctx.origin.operation)
     framed = sorted(
-        {f for f in files for e in ctx.new_errors
+        {f for f in files for e in _on_origin(ctx)
          if e.get("service") == c.service and _frame_in(str(e.get("culprit", "")), [f])}
     )  # fmt: skip
     if framed and not all(_is_test(f) for f in framed):
+        frames = {_frame(e) for e in _on_origin(ctx) if e.get("service") == c.service} - {""}
+        covered = {fr for fr in frames if any(_frame_in(fr, [f]) for f in framed)}
+        share = len(covered) / max(len(frames), 1)
         return _factor(
-            "code_paths", 1.0,
-            f"changed files are where the new errors are raised: {', '.join(framed[:4])}",
-            {"files": ", ".join(framed[:10])},
+            "code_paths", 0.5 + 0.5 * share,
+            f"changed files are where the new errors are raised: {', '.join(framed[:4])} "
+            f"({len(covered)} of {len(frames)} error locations)",
+            {"files": ", ".join(framed[:10]), "error_locations_covered": len(covered)},
         )  # fmt: skip
     service_words = tokens(ctx.origin.service) if ctx.origin else set()
     # A file matches by its own name (orders/app/routes/history.py is not about /v1/orders just
@@ -292,9 +296,13 @@ def code_factor(c: Candidate, ctx: Context) -> Factor:
     hits = sorted({f for f in files if _basename_tokens(f) & strong and not _is_test(f)})
     if hits:
         matched = sorted(set().union(*(_basename_tokens(f) for f in hits)) & strong)
+        # The share of the degraded routes whose code the change touches.
+        routes = ctx.origin_routes or ctx.routes
+        touched = [r for r in routes if tokens(r) & set(matched)]
+        share = len(touched) / max(len(routes), 1)
         return _factor(
-            "code_paths", 1.0,
-            f"changed files touch the affected code: {', '.join(hits[:4])} (matches {', '.join(matched[:5])})",
+            "code_paths", 0.5 + 0.5 * share,
+            f"changed files touch the affected code: {', '.join(hits[:4])} (matches {', '.join(matched[:5])}; {len(touched)} of {len(routes)} degraded routes)",
             {"files": ", ".join(hits[:10])},
         )  # fmt: skip
     near = sorted({f for f in files if tokens(f) & service_words and not _is_test(f)})
@@ -324,7 +332,10 @@ def errors_factor(c: Candidate, ctx: Context) -> Factor:
             "new_errors", 0.0, f"no new error fingerprint in {c.service} after this deployment", {}
         )
     files = [f for f in (c.pr or {}).get("files") or [] if not _is_test(f)]
-    framed = [e for e in mine if _frame_in(str(e.get("culprit", "")), files)]
+    on_origin = {id(e) for e in _on_origin(ctx)}
+    framed = [e for e in mine if id(e) in on_origin and _frame_in(str(e.get("culprit", "")), files)]
+    locations = {_frame(e) for e in mine if id(e) in on_origin} - {""}
+    share = len({_frame(e) for e in framed}) / max(len(locations), 1)
     shown = framed or mine
     names = ", ".join(
         f"{e['exception_type'] or e['fingerprint'][:12]} ({e['events']} events)" for e in shown[:3]
@@ -332,10 +343,21 @@ def errors_factor(c: Candidate, ctx: Context) -> Factor:
     values: dict[str, Any] = {"fingerprints": ", ".join(str(e["fingerprint"]) for e in shown[:5])}
     if framed:
         where = str(framed[0].get("culprit", ""))
-        return _factor("new_errors", 1.0, f"first seen after the deployment in {c.service}, raised in {where}, a file this PR changed: {names}", values)  # fmt: skip
+        return _factor("new_errors", 0.5 + 0.5 * share, f"first seen after the deployment in {c.service}, raised in {where}, a file this PR changed: {names}", values)  # fmt: skip
     return _factor(
         "new_errors", 0.4, f"first seen after the deployment in {c.service}: {names}", values
     )
+
+
+def _on_origin(ctx: Context) -> list[dict[str, Any]]:
+    """New errors raised on the origin's routes (victim routes upstream raise new errors too)."""
+    if not ctx.origin_routes:
+        return ctx.new_errors
+    return [e for e in ctx.new_errors if e.get("route") in ctx.origin_routes]
+
+
+def _frame(error: dict[str, Any]) -> str:
+    return str(error.get("culprit", "")).split(" in ")[0].strip()
 
 
 def _frame_in(culprit: str, files: list[str]) -> bool:
