@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
-import os
 import signal
 import socket
 import threading
@@ -28,12 +26,12 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from errors import AndonError, ConfigError, WarehouseLockedError
+from errors import AndonError, ConfigError
 from ingest.writer import BatchWriter
 from server import app as server_app
 from server.context import BackgroundService, ServerContext, utc_now
 from settings import Settings
-from warehouse import Warehouse, embedded_path, is_embedded, open_warehouse
+from warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -59,32 +57,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     return sock
-
-
-def check_embedded_warehouse_free(settings: Settings) -> None:
-    """Fail clearly when another process holds the embedded warehouse directory.
-
-    ClickHouse takes an exclusive ``flock`` on ``<dir>/status`` while it runs; chDB reports a
-    second opener only with a generic error, so look at the lock first.
-    """
-    dsn = settings.warehouse.dsn
-    if not is_embedded(dsn):
-        return
-    status = embedded_path(dsn) / "status"
-    try:
-        fd = os.open(status, os.O_RDONLY)
-    except OSError:
-        return  # no status file: nobody has opened this directory yet
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    except BlockingIOError as exc:
-        raise WarehouseLockedError(
-            f"the embedded warehouse {embedded_path(dsn)} is held by another process (is "
-            "`andon serve` already running?). Stop it, or send data to its receivers."
-        ) from exc
-    finally:
-        os.close(fd)
 
 
 def _url(sock: socket.socket) -> str:
@@ -182,8 +154,6 @@ def start_server(
     connections.
     """
     owns = warehouse is None
-    if warehouse is None:
-        check_embedded_warehouse_free(settings)
     wh = open_warehouse(settings.warehouse) if warehouse is None else warehouse
     sockets: list[socket.socket] = []
     writer = BatchWriter(wh, settings.ingest)

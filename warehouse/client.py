@@ -7,6 +7,8 @@ hand over rows or Arrow tables. Errors from the engine are translated here, once
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -21,7 +23,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from errors import ConfigError, WarehouseError, WarehouseLockedError
+from errors import AndonError, ConfigError, WarehouseError, WarehouseLockedError
 from warehouse.config import WarehouseSettings
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -47,14 +49,43 @@ def embedded_path(dsn: str) -> Path:
     return Path(path)
 
 
+# Embedded directories this process has opened: the engine's own lock on them is ours.
+_opened_here: set[Path] = set()
+
+
+def _locked_message(path: Path) -> str:
+    return (
+        f"the embedded warehouse {path} is held by another process (is `andon serve` "
+        "running?). Stop it, or send data to its receivers and use its console/API."
+    )
+
+
+def ensure_embedded_free(path: Path) -> None:
+    """Fail clearly when another process holds an embedded warehouse directory.
+
+    ClickHouse keeps an exclusive ``flock`` on ``<dir>/status`` while it runs, and chDB reports
+    a second opener only with a generic initialisation error, so we look at the lock first.
+    """
+    if path.resolve() in _opened_here:
+        return
+    try:
+        fd = os.open(path / "status", os.O_RDONLY)
+    except OSError:
+        return  # no status file: nobody has opened this directory yet
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BlockingIOError as exc:
+        raise WarehouseLockedError(_locked_message(path)) from exc
+    finally:
+        os.close(fd)
+
+
 def _describe_engine_error(dsn: str, exc: Exception) -> WarehouseError:
     text = str(exc)
     if "Cannot lock file" in text or "already initialized with path" in text:
         where = embedded_path(dsn) if is_embedded(dsn) else dsn
-        return WarehouseLockedError(
-            f"the embedded warehouse {where} is held by another process (is `andon serve` "
-            "running?). Stop it, or send data to its receivers and use its console/API."
-        )
+        return WarehouseLockedError(_locked_message(Path(str(where))))
     first_line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return WarehouseError(f"warehouse error: {first_line[:500]}")
 
@@ -94,12 +125,17 @@ class Warehouse:
             if is_embedded(self.dsn):
                 path = embedded_path(self.dsn)
                 path.mkdir(parents=True, exist_ok=True)
-                return clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database)
+                ensure_embedded_free(path)
+                client = clickhouse_connect.get_client(dsn=f"chdb://{path}", database=database)
+                _opened_here.add(path.resolve())
+                return client
             if self.dsn.startswith(("http://", "https://", "clickhouse://", "clickhouses://")):
                 kwargs: dict[str, Any] = {"dsn": self.dsn}
                 if database:
                     kwargs["database"] = database
                 return clickhouse_connect.get_client(**kwargs)
+        except AndonError:
+            raise
         except ClickHouseError as exc:
             raise _describe_engine_error(self.dsn, exc) from exc
         except OSError as exc:

@@ -152,6 +152,11 @@ def test_serve_holds_the_warehouse_stops_gracefully_and_keeps_data_across_restar
     assert second.returncode == 1
     assert "held by another process" in second.stderr
     assert "Traceback" not in second.stderr
+    # Any other command says the same, in one line.
+    status = _andon(tmp_path, dsn, "status")
+    assert status.returncode == 1
+    assert status.stderr.strip().splitlines()[-1].startswith("Error: the embedded warehouse")
+    assert "held by another process" in status.stderr
 
     assert _post(served.url, 1, 50) == 200
     assert served.terminate() == 0
