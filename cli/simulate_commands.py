@@ -38,7 +38,7 @@ def _progress(what: str) -> Any:
     return report
 
 
-def _load_problems(path: str, app: Any) -> Any:
+def _load_problems(path: str, app: Any, hours: float | None) -> Any:
     from simulator.spec import ProblemSet, check_problems
 
     try:
@@ -51,7 +51,7 @@ def _load_problems(path: str, app: Any) -> Any:
     data = data.get("problems", data)
     try:
         problems = ProblemSet.model_validate(data)
-        check_problems(app, problems)
+        check_problems(app, problems, hours)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
@@ -152,12 +152,14 @@ def simulate_command(
         check_reachable(send_url.rstrip("/"))  # before spending time generating
     problems = None
     if problems_file:
-        problems = _load_problems(problems_file, spec)
+        problems = _load_problems(problems_file, spec, hours)
     elif random_seed is not None:
-        problems = random_problems(spec, random_seed)
+        problems = random_problems(spec, random_seed, hours=hours)
     elif clean:
         # innocent deploys still happen on a clean day: detectors must not blame them
-        problems = random_problems(spec, spec.seed if seed is None else seed, clean=True)
+        problems = random_problems(
+            spec, spec.seed if seed is None else seed, clean=True, hours=hours
+        )
     out = Path(out_dir or "simulation")
     began = time.perf_counter()
     options: dict[str, Any] = {

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from errors import InputError
 from simulator.code_paths import stacktrace
 from simulator.ground_truth import (
     Exemplar,
@@ -111,7 +112,10 @@ class Generator:
         start: datetime,
         hours: float,
     ) -> None:
-        check_problems(app, problems)
+        try:
+            check_problems(app, problems, hours)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
         self.app = app
         self.problems = problems
         self.seed = seed

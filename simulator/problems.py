@@ -95,10 +95,12 @@ def random_problems(
     clean: bool = False,
     frictions: tuple[int, int] = (1, 3),
     innocent_deploys: tuple[int, int] = (3, 6),
+    hours: float | None = None,
 ) -> ProblemSet:
-    """A seeded random `ProblemSet` for ``app`` (see the module docstring)."""
+    """A seeded random `ProblemSet` for ``app`` over a window of ``hours`` (default the app's);
+    see the module docstring."""
     rng = random.Random(seed * 1_000_003 + 101)
-    hours = app.hours
+    hours = app.hours if hours is None else hours
     services = [s.name for s in app.services if app.service_routes(s.name)]
     deploys: list[DeploySpec] = []
     bad: list[BadDeploy] = []
@@ -142,5 +144,5 @@ def random_problems(
             )
         )
     problems = ProblemSet(frictions=chosen, bad_deploys=bad, deploys=deploys, tickets=TicketSpec())
-    check_problems(app, problems)
+    check_problems(app, problems, hours)
     return problems

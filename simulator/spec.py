@@ -401,8 +401,10 @@ SEGMENT_ATTRIBUTES = (
 )
 
 
-def check_problems(app: AppSpec, problems: ProblemSet) -> None:
-    """Raise ValueError naming the field when a problem refers to something the app lacks."""
+def check_problems(app: AppSpec, problems: ProblemSet, hours: float | None = None) -> None:
+    """Raise ValueError naming the field when a problem refers to something the app lacks or
+    falls outside the window (``hours``: its length, default the app's)."""
+    window = app.hours if hours is None else hours
     for i, friction in enumerate(problems.frictions):
         where = f"problems.frictions[{i}]"
         try:
@@ -450,10 +452,16 @@ def check_problems(app: AppSpec, problems: ProblemSet) -> None:
                     f"{where}.routes: {route!r} is not a route of {deploy.service!r} "
                     f"({', '.join(sorted(known))})"
                 )
-        if deploy.at_hour >= app.hours:
+        if deploy.at_hour >= window:
             raise ValueError(
-                f"{where}.at_hour: {deploy.at_hour} is after the window ({app.hours} h)"
+                f"{where}.at_hour: {deploy.at_hour} h is after the end of the window "
+                f"({window} h); choose a longer window or other problems"
             )
     for i, innocent in enumerate(problems.deploys):
+        if innocent.at_hour >= window:
+            raise ValueError(
+                f"problems.deploys[{i}].at_hour: {innocent.at_hour} h is after the end of the "
+                f"window ({window} h)"
+            )
         if innocent.service not in names:
             raise ValueError(f"problems.deploys[{i}].service: unknown service {innocent.service!r}")

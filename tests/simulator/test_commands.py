@@ -102,3 +102,18 @@ def test_unreachable_receiver_fails_fast(
     assert info.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err == "Error: cannot reach the OTLP receiver at http://127.0.0.1:1: Connection refused"
+
+
+def test_problems_outside_the_window(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "shop", "--hours", "2", "--sessions", "5", "--out", str(tmp_path)])
+    assert info.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("Error: problems.bad_deploys[0].at_hour: 14.25 h is after the end")
+    result = CliRunner().invoke(
+        cli, ["simulate", "shop", "--hours", "2", "--sessions", "20", "--random-problems", "4",
+              "--out", str(tmp_path), "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = Manifest.model_validate_json((tmp_path / "manifest.json").read_text())
+    assert all(d.started_at < manifest.window_end for d in manifest.deployments)
