@@ -36,6 +36,7 @@ from simulator.manifest import IncidentTruth, Manifest
 from warehouse import Warehouse, open_warehouse
 
 ONSET_TOLERANCE_S = 120.0
+RATIOS = {"detected", "top1", "top2", "onset_within_2min", "gate_stated"}
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Outcome:
     matched: Incident | None = None
     culprit_rank: int | None = None
     candidates: int = 0
+    deploys: int = 0
     onset_error_s: float | None = None
     gate_measured: bool = False
     gate_stated: bool = False
@@ -98,6 +100,7 @@ def evaluate(
     )  # fmt: skip
     truth = manifest.incidents[0] if manifest.incidents else None
     outcome = Outcome(app=app, seed=seed, clean=clean, truth=truth, incidents=result.incidents)
+    outcome.deploys = sum(d.environment == manifest.environment for d in manifest.deployments)
     if truth is not None:
         outcome.matched = _match(truth, result.incidents)
         if outcome.matched is not None:
@@ -132,7 +135,7 @@ def _line(o: Outcome) -> str:
     gate = ("stated" if o.gate_stated else "MISSING") if o.gate_measured else "n/a"
     return (
         f"{o.app:<5} seed {o.seed:>3}  {t.signal:<7} {t.service:<12} culprit rank {rank} of "
-        f"{o.candidates:<2}  onset {onset:>6}  gate {gate:<7} extra {o.false_positives}  ({o.seconds:.0f}s)"
+        f"{o.candidates:<2} suspects ({o.deploys} deploys that day)  onset {onset:>6}  gate {gate:<7} extra {o.false_positives}  ({o.seconds:.0f}s)"
     )
 
 
@@ -151,6 +154,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, float]:
             o.onset_error_s is not None and abs(o.onset_error_s) <= ONSET_TOLERANCE_S for o in real
         ) / n,
         "min_candidates": min((o.candidates for o in real), default=0),
+        "min_deploys_per_scenario": min((o.deploys for o in real), default=0),
         "clean_scenarios": len(clean),
         "clean_with_incident": sum(bool(o.incidents) for o in clean),
         "extra_incidents": sum(o.false_positives for o in real),
@@ -209,21 +213,7 @@ def main() -> int:
         "gate_stated": ("100%", figures["gate_stated"] >= 1.0),
     }
     for name, value in figures.items():
-        shown = (
-            f"{value:.0%}"
-            if isinstance(value, float)
-            and name not in ("incidents",)
-            and value <= 1
-            and name
-            not in (
-                "clean_with_incident",
-                "extra_incidents",
-                "gate_briefs",
-                "min_candidates",
-                "clean_scenarios",
-            )
-            else f"{value:g}"
-        )
+        shown = f"{value:.0%}" if name in RATIOS else f"{value:g}"
         target, _ = targets.get(name, ("", True))
         print(f"| {name} | {shown} | {target} |")
     return 0 if all(ok for _, ok in targets.values()) else 1
