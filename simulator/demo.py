@@ -250,8 +250,11 @@ def summary_lines(state: DemoState) -> list[str]:
         f"{m.window_end:%Y-%m-%dT%H:%M:%SZ}   the analysis again",
         "  andon tickets list            the review queue of drafted tickets",
         "  andon incidents list          detected incidents and their briefs",
-        "  andon serve                   receivers + console at http://127.0.0.1:8318",
+        "",
     ]
+    from console.access import how_to_open
+
+    lines += how_to_open(state.settings)
     return lines
 
 

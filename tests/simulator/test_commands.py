@@ -84,6 +84,7 @@ def test_demo_steps(settings: Settings, warehouse: Warehouse, tmp_path: Path) ->
     lines = summary_lines(state)
     assert any("incident" in line and "PR #" in line for line in lines)
     assert any("andon tickets list" in line for line in lines)
+    assert any("andon serve" in line for line in lines)
     # a second run does not store anything twice
     again = DemoState(
         settings=settings, warehouse=warehouse, out_dir=tmp_path, note=notes.append, sessions=120
