@@ -83,7 +83,7 @@ class RcaSettings(BaseModel):
         description="Degradations whose onsets are this close can be one incident.",
     )
     suspect_lookback_minutes: int = Field(
-        default=360, ge=5, description="Deployments this long before the onset are candidates."
+        default=720, ge=5, description="Deployments this long before the onset are candidates."
     )
     onset_tolerance_minutes: int = Field(
         default=3,

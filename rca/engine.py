@@ -70,6 +70,16 @@ def group_onset(wh: Warehouse, group: list[Degradation], lookback_minutes: int =
     before the degradation, so quiet series add up to a dense one. The onset is placed halfway
     between the last request before the shift and the first after it."""
     coarse = min(naive(d.onset) for d in group)
+    # An error never seen before appearing is a hard fact: the onset is no later than that.
+    new_errors = [naive(d.onset) for d in group if d.signal == "new_error"]
+    latest = min(new_errors) if new_errors else None
+    onset = _change_point_onset(wh, group, coarse, lookback_minutes)
+    return min(onset, latest) if latest is not None else onset
+
+
+def _change_point_onset(
+    wh: Warehouse, group: list[Degradation], coarse: datetime, lookback_minutes: int
+) -> datetime:
     lead = detection.primary(group)
     kind = "error_rate" if lead.signal in ("error_rate", "new_error") else lead.signal
     usable = [d for d in group if d.signal == kind and (d.operation or d.route)]
