@@ -15,6 +15,8 @@ def _describe(running: RunningServer) -> None:
     auth = "bearer token required" if settings.ingest.token is not None else "no token"
     note(f"andon serve: OTLP/HTTP on {running.ingest_url} (POST /v1/traces, /v1/logs; {auth})")
     note(f"andon serve: console and API on {running.console_url}")
+    for startup_note in running.context.startup_notes:
+        note(startup_note(running.console_url))
     note(f"andon serve: warehouse {settings.warehouse.dsn} (database {running.warehouse.database})")
     note("andon serve: ready; Ctrl-C (SIGINT) or SIGTERM stops gracefully")
 

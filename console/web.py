@@ -61,6 +61,9 @@ class ConsoleContext(Protocol):
     @property
     def clock(self) -> Callable[[], datetime]: ...
 
+    @property
+    def startup_notes(self) -> list[Callable[[str], str]]: ...
+
 
 @dataclass(frozen=True)
 class Viewer:
@@ -158,7 +161,7 @@ class ConsoleWeb:
         self.access_token: str | None = None
         if not self.settings.users:
             self.access_token = secrets.token_urlsafe(18)
-            log.warning("%s", self.access_hint())
+            ctx.startup_notes.append(self.access_hint)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(TEMPLATES)),
             autoescape=jinja2.select_autoescape(["html"]),
@@ -178,14 +181,11 @@ class ConsoleWeb:
     def now(self) -> datetime:
         return _naive_utc(self.ctx.clock())
 
-    def access_hint(self) -> str:
-        """How to sign in when no reviewers are configured (printed when the console starts)."""
-        server = getattr(self.ctx.settings, "server", None)
-        host = getattr(server, "console_host", "127.0.0.1")
-        port = getattr(server, "console_port", 8318)
+    def access_hint(self, console_url: str) -> str:
+        """How to sign in when no reviewers are configured (printed when `andon serve` starts)."""
         return (
             "andon console: no reviewers are configured, so sign in with your name and this "
-            f"access token: {self.access_token} (or open http://{host}:{port}/login?token="
+            f"access token: {self.access_token} (or open {console_url}/login?token="
             f"{self.access_token}). It changes at every start; add reviewers with "
             "`andon console add-user NAME`."
         )

@@ -29,12 +29,15 @@ class ServerContext:
     ``writer`` is the one batching writer of the process: endpoints that store telemetry-sized
     volumes submit to it instead of inserting themselves, so concurrent requests share inserts.
     ``clock`` returns an aware UTC datetime (tests inject a fixed one).
+    ``startup_notes`` are lines for the person who started `andon serve` (how to sign in, say),
+    each built from the console's real URL once the servers listen.
     """
 
     settings: Settings
     warehouse: Warehouse
     writer: BatchWriter
     clock: Callable[[], datetime] = field(default=utc_now)
+    startup_notes: list[Callable[[str], str]] = field(default_factory=list)
 
 
 class BackgroundService(Protocol):

@@ -44,6 +44,7 @@ class Context:
     settings: Settings
     warehouse: Warehouse
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    startup_notes: list[Callable[[str], str]] = field(default_factory=list)
 
 
 def csrf_of(html: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -124,12 +123,12 @@ def test_api_changes_from_a_session_need_the_csrf_header(client: TestClient) -> 
 
 
 def test_without_reviewers_people_sign_in_with_the_printed_access_token(
-    settings: Settings, warehouse: Warehouse, caplog: pytest.LogCaptureFixture
+    settings: Settings, warehouse: Warehouse
 ) -> None:
     ctx = Context(settings, warehouse)  # no [[console.users]]
-    with caplog.at_level("WARNING", logger="andon.console"):
-        app = Starlette(routes=console_routes(ctx))
-    hint = next(r.getMessage() for r in caplog.records if "access token" in r.getMessage())
+    app = Starlette(routes=console_routes(ctx))
+    hint = "\n".join(note("http://127.0.0.1:8318") for note in ctx.startup_notes)
+    assert "http://127.0.0.1:8318/login?token=" in hint
     token = re.search(r"access token: (\S+) ", hint).group(1)  # type: ignore[union-attr]
     with TestClient(app, base_url="http://127.0.0.1") as client:
         page = client.get(f"/login?token={token}")
