@@ -39,9 +39,16 @@ unit: $(STAMP)
 
 test: $(STAMP) system-deps lint typecheck unit
 
+# Speed and quality figures (minutes to tens of minutes; not part of `make test`).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/analysis.py
+	$(BIN)/python benchmarks/friction_quality.py
+	$(BIN)/python benchmarks/themes.py
+	$(BIN)/python benchmarks/tickets.py
+	$(BIN)/python benchmarks/rca_quality.py
+	$(BIN)/python benchmarks/console_pages.py
 
 clean:
 	rm -rf $(VENV) .andon .mypy_cache .ruff_cache build *.egg-info

@@ -18,11 +18,17 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import sys
 import tempfile
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
+
+# Run as a script, this folder comes first on sys.path and its ingest.py/analysis.py would
+# shadow the packages of the same names.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from console.auth import hash_password, token_sha256
 from ingest.changes import change_from
