@@ -71,14 +71,16 @@ def svg(
             f'<text x="{x(ts):.1f}" y="{HEIGHT - PAD_B + 16}" text-anchor="middle" font-size="11" '
             f'fill="#555">{ts:%H:%M}</text>'
         )
-    for ts, label in deploys:
+    for row, (ts, label) in enumerate(sorted(deploys)):
         if t0 <= ts <= t1:
             parts.append(
                 f'<line x1="{x(ts):.1f}" x2="{x(ts):.1f}" y1="{PAD_T}" y2="{PAD_T + inner_h}" '
                 f'stroke="#1f6feb" stroke-dasharray="4 3" class="deploy"><title>{escape(label)}</title></line>'
             )
             parts.append(
-                f'<text x="{x(ts) + 3:.1f}" y="{PAD_T + 12}" font-size="10" fill="#1f6feb">'
+                # Staggered rows: deploys minutes apart would print over each other.
+                f'<text x="{x(ts) + 3:.1f}" y="{PAD_T + 12 + (row % 3) * 12}" font-size="10" '
+                'fill="#1f6feb">'
                 f"{escape(label[:24])}</text>"
             )
     parts.append(

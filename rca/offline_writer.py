@@ -90,7 +90,12 @@ def write(incident: Incident) -> BriefText:
         degraded = f"a new error appeared on {where} ({lead.requests} events)"
     else:
         degraded = f"an SRE declared an incident on {where}"
-    others = [d for d in incident.degradations if d is not lead]
+    seen = {(lead.service, lead.route)} if lead is not None else set()
+    others = []
+    for d in incident.degradations:
+        if (d.service, d.route) not in seen:
+            seen.add((d.service, d.route))
+            others.append(d)
     also = (
         f" {len(others)} related route(s) degraded with it: "
         + ", ".join(f"{d.service} {d.route}" for d in others[:5])

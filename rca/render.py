@@ -69,7 +69,7 @@ def to_markdown(incident: Incident, brief: Brief) -> str:
         ]
         for c in o.candidates:
             lines.append(
-                f"| {c.service} | {c.operation} | {c.before:g} | {c.after:g} | {c.share:.0%} |"
+                f"| {c.service} | {c.operation} | {c.before:.3g} | {c.after:.3g} | {c.share:.0%} |"
             )
         unit = "own errors per request" if o.kind == "errors" else "self time ms per request"
         lines += ["", f"_{unit}, before vs after the onset, in traces of the degraded routes_", ""]
