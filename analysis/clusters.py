@@ -397,7 +397,8 @@ def _title(c: Candidate, value: float, baseline: float, affected: int) -> str:
 def _score(kind: str, lost: float, affected: int, value: float, baseline: float) -> float:
     """Impact used to rank every kind on one list: lost conversions first, then friction felt."""
     if baseline > 0 and kind in ("retry", "slow_step"):
-        felt = affected * min(value / baseline - 1, 5.0) * 0.1
+        # Waiting or retrying costs less than leaving: a fifth of a rate point per session.
+        felt = affected * min(value / baseline - 1, 5.0) * 0.02
     else:
         felt = affected * max(value - baseline, 0.0) * 0.1
     return round(lost + felt, 3)
