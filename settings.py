@@ -32,9 +32,9 @@ from console.config import ConsoleSettings
 from errors import ConfigError
 from ingest.collectors_config import CollectorsSettings
 from ingest.config import IngestSettings
+from jobs.config import SchedulerSettings
 from llm.config import LLMSettings
 from rca.config import RcaSettings
-from scheduler import SchedulerSettings
 from server.config import ServerSettings
 from ticketing.config import TicketingSettings
 from warehouse.config import WarehouseSettings

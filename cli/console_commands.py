@@ -10,7 +10,9 @@ import click
 from cli.context import AppContext, echo_json, note, pass_app
 from console.auth import hash_password, new_api_token
 from errors import InputError
-from scheduler import JobRun, format_duration, shared_runner
+from jobs.config import format_duration
+from jobs.records import JobRun
+from scheduler import shared_runner
 
 
 def _toml_string(value: str) -> str:

@@ -13,7 +13,9 @@ from starlette.routing import BaseRoute, Route
 
 from console.web import ConsoleWeb, Viewer, redirect
 from errors import InputError
-from scheduler import FINISHED, JobRun, JobRunner, shared_runner
+from jobs.records import FINISHED, JobRun
+from jobs.runner import JobRunner
+from scheduler import shared_runner
 
 STATUSES = ["running", "retrying", "succeeded", "failed", "skipped"]
 TRIGGER_TEXT = {

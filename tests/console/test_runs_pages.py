@@ -6,7 +6,8 @@ from datetime import datetime
 
 from starlette.testclient import TestClient
 
-from scheduler import JobContext, JobDefinition, JobRunner, shared_runner
+from jobs.runner import JobContext, JobDefinition, JobRunner
+from scheduler import shared_runner
 from tests.console.conftest import API_TOKEN, PASSWORD, Context, csrf_of, sign_in
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}

@@ -9,16 +9,10 @@ from typing import Any
 import pytest
 
 from errors import ConflictError, NotFoundError
-from scheduler import (
-    JobContext,
-    JobDefinition,
-    JobRunner,
-    JobSchedule,
-    Scheduler,
-    SchedulerSettings,
-    Window,
-    floor_time,
-)
+from jobs.config import JobSchedule, SchedulerSettings
+from jobs.runner import JobContext, JobDefinition, JobRunner
+from jobs.windows import Window, floor_time
+from scheduler import Scheduler
 from warehouse import Warehouse
 
 T0 = datetime(2026, 11, 21, 10, 0, 0)

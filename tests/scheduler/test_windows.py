@@ -10,14 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from errors import ConfigError, InputError
-from scheduler import (
-    JobSchedule,
-    backoff_delay,
-    floor_time,
-    format_duration,
-    parse_duration,
-    plan_window,
-)
+from jobs.config import JobSchedule, format_duration, parse_duration
+from jobs.windows import backoff_delay, floor_time, plan_window
 from settings import load_settings
 
 NOW = datetime(2026, 11, 21, 10, 17, 42)
