@@ -3,7 +3,7 @@
 Representation: TF-IDF over words (1-2 grams) and characters (3-5 grams, robust to typos),
 reduced with LSA (TruncatedSVD) and L2-normalised. The number of themes is chosen from the data:
 k-means for each k in a range, scored by silhouette (cosine) on a fixed sample; the smallest k
-within 10% of the best score wins, because silhouette keeps creeping up as clusters shrink and a
+within 5% of the best score wins, because silhouette keeps creeping up as clusters shrink and a
 smaller k reads better. Deterministic for a seed.
 """
 
@@ -28,7 +28,8 @@ from analysis.models import Cluster, TicketTheme
 from warehouse import Warehouse
 
 SILHOUETTE_SAMPLE = 2000
-NEAR_BEST = 0.9
+NEAR_BEST = 0.95
+CHAR_WEIGHT = 0.5  # characters help with typos; words carry the topic
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 # Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
 _NOISE = re.compile(r"\{\{.*?\}\}|\[[a-z_ ]+\]|<[a-z_ ]+>")
@@ -63,7 +64,7 @@ def _embed_with(
     parts: tuple[TfidfVectorizer, TfidfVectorizer, TruncatedSVD | None], texts: list[str]
 ) -> np.ndarray:
     words, chars, svd = parts
-    x = hstack([words.transform(texts), chars.transform(texts)]).tocsr()
+    x = hstack([words.transform(texts), CHAR_WEIGHT * chars.transform(texts)]).tocsr()
     z = svd.transform(x) if svd is not None else x.toarray()
     return normalize(z)
 
@@ -84,8 +85,9 @@ def cluster_texts(texts: list[str], settings: ThemeSettings) -> ThemeModel:
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                             min_df=min_df + 1)  # fmt: skip
     xw = words.fit_transform(docs)
-    x = hstack([xw, chars.fit_transform(docs)]).tocsr()
-    dims = min(100, x.shape[1] - 1, n - 1)
+    x = hstack([xw, CHAR_WEIGHT * chars.fit_transform(docs)]).tocsr()
+    # Few tickets: keep fewer dimensions than documents, so LSA still merges wording variants.
+    dims = min(100, x.shape[1] - 1, int(0.75 * n))
     svd: TruncatedSVD | None = None
     if dims >= 2:
         svd = TruncatedSVD(dims, random_state=settings.seed)
