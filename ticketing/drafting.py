@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -73,11 +74,12 @@ class Written:
     grounding: GroundingReport
 
 
-class Writer:
+class Writer(ABC):
     """Turns a cluster and its fact-only ticket into words (see `OfflineWriter`, `ClaudeWriter`)."""
 
+    @abstractmethod
     def write(self, cluster: Cluster, facts: Ticket, *, run_id: str, now: datetime) -> Written:
-        raise NotImplementedError
+        """Draft the words of one ticket; the facts (numbers, ids, priority) are given."""
 
 
 class OfflineWriter(Writer):
