@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from analysis.models import Cluster
-from analysis.store import get_cluster, load_clusters
 from cli.context import AppContext, echo_json, note, pass_app
 from errors import InputError
-from pipeline.cycle import run_cycle
-from pipeline.runs import load_runs
+
+if TYPE_CHECKING:
+    from analysis.models import Cluster
+
+# The analysis stack (scipy, scikit-learn) is imported inside the commands that use it, so that
+# `andon --help` and unrelated commands start quickly.
 
 
 def parse_time(value: str | None, option: str) -> datetime | None:
@@ -48,6 +51,8 @@ def run_command(app: AppContext, since: str | None, until: str | None, as_json: 
     Example: andon run --since 2026-11-20T00:00:00Z --until 2026-11-21T00:00:00Z --json
     """
     now = datetime.now(UTC).replace(tzinfo=None)
+    from pipeline.cycle import run_cycle
+
     result = run_cycle(
         app.settings, app.warehouse, parse_time(since, "--since"), parse_time(until, "--until"),
         now,
@@ -85,6 +90,8 @@ def clusters_list(app: AppContext, run_id: str | None, as_json: bool) -> None:
 
     Example: andon clusters list --json
     """
+    from analysis.store import load_clusters
+
     clusters = load_clusters(app.warehouse, run_id)
     if as_json:
         echo_json([c.model_dump(mode="json") for c in clusters])
@@ -102,6 +109,8 @@ def clusters_show(app: AppContext, cluster_id: str, run_id: str | None, as_json:
 
     Example: andon clusters show cl-dropoff-0123456789ab
     """
+    from analysis.store import get_cluster
+
     c = get_cluster(app.warehouse, cluster_id, run_id)
     if as_json:
         echo_json(c.model_dump(mode="json"))
@@ -129,6 +138,8 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
 
     Example: andon runs --json
     """
+    from pipeline.runs import load_runs
+
     runs = load_runs(app.warehouse, limit)
     if as_json:
         echo_json([r.model_dump(mode="json") for r in runs])
