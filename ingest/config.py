@@ -34,6 +34,12 @@ class IngestSettings(BaseModel):
         ge=1,
         description="Request bodies decoded at once (None: one per CPU core); more wait.",
     )
+    arrow_inserts: bool = Field(
+        default=False,
+        description="Convert decoded spans to Arrow in the decode threads and insert them as "
+        "Arrow, which keeps the single writer thread off the GIL (higher throughput on few "
+        "cores; the stored rows are identical).",
+    )
     queue_max_rows: int = Field(
         default=1_000_000,
         ge=1,

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from anyio import CapacityLimiter, to_thread
 from google.protobuf.message import Message
 from google.rpc import status_pb2
@@ -36,7 +37,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from errors import AndonError, AuthError, InputError, PayloadTooLarge, WarehouseError
-from ingest.otlp_decode import DECODERS, ColumnBatch
+from ingest.otlp_arrow import TRACE_ARROW_TYPES, columns_to_arrow
+from ingest.otlp_decode import DECODERS, TRACES_TABLE, ColumnBatch
 from ingest.writer import Backpressure
 
 if TYPE_CHECKING:
@@ -241,8 +243,14 @@ class OtlpReceiver:
         encoding = request.headers.get("content-encoding")
         body = decompress(raw, encoding, self.settings.max_body_bytes)
         batch = DECODERS[(signal.name, fmt)](body)
-        future = self.ctx.writer.submit(batch.table, batch.columns) if batch.rows else None
-        return batch, future
+        if not batch.rows:
+            return batch, None
+        data: dict[str, list[Any]] | pa.Table = batch.columns
+        if self.settings.arrow_inserts and batch.table == TRACES_TABLE:
+            # Built here, in parallel with the writer: the single writer thread is the
+            # bottleneck, and this keeps the insert's Python work off it (see `otlp_arrow`).
+            data = columns_to_arrow(batch.columns, TRACE_ARROW_TYPES)
+        return batch, self.ctx.writer.submit(batch.table, data)
 
 
 def otlp_routes(ctx: ServerContext) -> list[BaseRoute]:

@@ -93,6 +93,10 @@ class WriterStats:
     failed_inserts: int = 0
     rejected_backpressure: int = 0
     rows_by_table: dict[str, int] = field(default_factory=dict)
+    # Where the writer thread's time goes: inserting (the engine, and building its payload),
+    # or waiting (for rows, or for submissions it knows are on their way).
+    insert_seconds: float = 0.0
+    wait_seconds: float = 0.0
 
 
 def _row_count(data: dict[str, list[Any]] | pa.Table) -> int:
@@ -247,10 +251,18 @@ class BatchWriter:
             return batch
 
     def _run(self) -> None:
-        while (batch := self._take_batch()) is not None:
+        clock = time.perf_counter
+        while True:
+            waited = clock()
+            batch = self._take_batch()
+            started = clock()
+            self.stats.wait_seconds += started - waited
+            if batch is None:
+                return
             try:
                 self._write(batch)
             finally:
+                self.stats.insert_seconds += clock() - started
                 with self._cond:
                     self._inflight_rows -= sum(item.rows for item in batch)
 
