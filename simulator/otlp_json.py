@@ -12,7 +12,7 @@ times slower, which matters for files of millions of spans.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # SpanFlags: the exporter always says whether it knows the parent is remote (bit 8), and sets
@@ -93,26 +93,33 @@ def _span(span: Any) -> dict[str, Any]:
     return out
 
 
-def spans_json(spans: Sequence[Any]) -> str:
-    """One ExportTraceServiceRequest as compact OTLP/JSON."""
-    resource_spans = []
-    for resource, scopes in _group(spans).items():
-        scope_spans = []
+def _request_json(
+    items: Sequence[Any], encode: Callable[[Any], dict[str, Any]], kind: str, records: str
+) -> str:
+    """An export request: items grouped by resource, then scope (``kind`` is Spans or Logs)."""
+    blocks = []
+    for resource, scopes in _group(items).items():
+        scope_blocks = []
         for scope, members in scopes.items():
-            entry: dict[str, Any] = {"scope": _scope(scope), "spans": [_span(s) for s in members]}
+            entry: dict[str, Any] = {"scope": _scope(scope), records: [encode(m) for m in members]}
             if scope is not None and scope.schema_url:
                 entry["schemaUrl"] = scope.schema_url
-            scope_spans.append(entry)
+            scope_blocks.append(entry)
         block: dict[str, Any] = {
             "resource": {"attributes": _attributes(resource.attributes)}
             if resource.attributes
             else {},
-            "scopeSpans": scope_spans,
+            f"scope{kind}": scope_blocks,
         }
         if resource.schema_url:
             block["schemaUrl"] = resource.schema_url
-        resource_spans.append(block)
-    return json.dumps({"resourceSpans": resource_spans}, separators=(",", ":"), ensure_ascii=False)
+        blocks.append(block)
+    return json.dumps({f"resource{kind}": blocks}, separators=(",", ":"), ensure_ascii=False)
+
+
+def spans_json(spans: Sequence[Any]) -> str:
+    """One ExportTraceServiceRequest as compact OTLP/JSON."""
+    return _request_json(spans, _span, "Spans", "spans")
 
 
 def _log(data: Any) -> dict[str, Any]:
@@ -143,24 +150,4 @@ def _log(data: Any) -> dict[str, Any]:
 
 def logs_json(logs: Sequence[Any]) -> str:
     """One ExportLogsServiceRequest as compact OTLP/JSON."""
-    resource_logs = []
-    for resource, scopes in _group(logs).items():
-        scope_logs = []
-        for scope, members in scopes.items():
-            entry: dict[str, Any] = {
-                "scope": _scope(scope),
-                "logRecords": [_log(m) for m in members],
-            }
-            if scope is not None and scope.schema_url:
-                entry["schemaUrl"] = scope.schema_url
-            scope_logs.append(entry)
-        block: dict[str, Any] = {
-            "resource": {"attributes": _attributes(resource.attributes)}
-            if resource.attributes
-            else {},
-            "scopeLogs": scope_logs,
-        }
-        if resource.schema_url:
-            block["schemaUrl"] = resource.schema_url
-        resource_logs.append(block)
-    return json.dumps({"resourceLogs": resource_logs}, separators=(",", ":"), ensure_ascii=False)
+    return _request_json(logs, _log, "Logs", "logRecords")
