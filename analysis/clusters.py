@@ -18,7 +18,7 @@ import polars as pl
 
 from analysis.config import AnalysisSettings
 from analysis.evidence_sql import cluster_sql, render, run_cluster_sql
-from analysis.flows import Flow, siblings
+from analysis.flows import Flow, came_from, siblings
 from analysis.friction import Candidate
 from analysis.models import Cluster, EvidenceItem, SegmentShare
 from analysis.segments import implied_attributes, in_segment, share
@@ -277,7 +277,11 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
     branches = siblings(ctx.units, c.step, c.next_step) if c.kind != "slow_step" else []
     if branches:
         values["other_flows_next_steps"] = ", ".join(branches)
-    sql, params = cluster_sql(ctx.wh, c.kind, c.step, c.next_step, c.segment, branches)
+    # ... and sessions that came to the step by another flow's path.
+    entry = came_from(ctx.flows, c.step, c.next_step) if c.kind != "slow_step" else []
+    if entry:
+        values["came_from_steps"] = ", ".join(entry)
+    sql, params = cluster_sql(ctx.wh, c.kind, c.step, c.next_step, c.segment, branches, entry)
     window = {"since": ctx.since, "until": ctx.until, "gap_s": cfg.session_gap_minutes * 60}
     trend = None
     previous = math.nan

@@ -15,7 +15,14 @@ import polars as pl
 from analysis.clusters import FrictionContext, build_cluster, rank_clusters
 from analysis.config import AnalysisSettings
 from analysis.error_groups import error_group_clusters, link_errors
-from analysis.flows import Flow, declared_flows, discover_flows, flow_transitions, siblings
+from analysis.flows import (
+    Flow,
+    came_from,
+    declared_flows,
+    discover_flows,
+    flow_transitions,
+    siblings,
+)
 from analysis.friction import (
     Candidate,
     dropoff_candidates,
@@ -102,22 +109,35 @@ def find_frictions(
     goals = [(f.goal, "", f.name, f.goal) for f in flows]
     goal_units = [g for i, g in enumerate(goals) if g not in goals[:i]]
     for unit in units + goal_units:
-        branches = siblings(units, unit[0], unit[1]) if unit[1] else []
-        tf = transition_frame(steps, attr_frame, unit[0], unit[1], branches)
+        # Drop-off and errors: the flow's sessions at the step (the path they came by, where
+        # they went on); on a goal step, every session there.
+        entry = came_from(flows, unit[0], unit[1])
+        tf = transition_frame(steps, attr_frame, unit[0], unit[1],
+                              siblings(units, unit[0], unit[1]), entry)  # fmt: skip
         if tf.height < 2 * min_n:
             continue
         frames[(unit[0], unit[1])] = tf
         if unit[1]:
             candidates += dropoff_candidates(tf, unit, attributes, min_n)
-        candidates += retry_candidates(tf, unit, attributes, min_n)
         elsewhere = stats.filter(pl.col("step").is_in(flow_steps) & (pl.col("step") != unit[0]))
         other = (int(elsewhere["error_sessions"].sum()), int(elsewhere["sessions"].sum()))
         candidates += error_candidates(tf, unit, attributes, min_n, other)
+    for step, unit in _step_owners(units + goal_units).items():
+        # Retries belong to the step whatever flow a session follows: every session there.
+        sf = frames.get((step, ""))
+        if sf is None:
+            sf = transition_frame(steps, attr_frame, step, "")
+        if sf.height < 2 * min_n:
+            continue
+        frames[(step, "")] = sf
+        candidates += retry_candidates(sf, (step, "", unit[2], unit[3]), attributes, min_n)
     ev_attrs = ev.join(attr_frame, on="session_id", how="left")
     candidates += slow_candidates(ev_attrs, units, attributes, min_n)
     if previous is not None:
         branch_map = {(u[0], u[1]): siblings(units, u[0], u[1]) for u in units}
-        candidates += previous_window_candidates(previous, frames, ev, units, branch_map, min_n)
+        entry_map = {(u[0], u[1]): came_from(flows, u[0], u[1]) for u in units}
+        candidates += previous_window_candidates(previous, frames, ev, units, branch_map, min_n,
+                                                 entry_map)  # fmt: skip
     if not candidates:
         return Findings(flows, [], 0, frames, ev_attrs, units)
     adjust(candidates)
@@ -157,6 +177,14 @@ def find_frictions(
         findings.append((c, extra))
     findings = _one_cause_per_step(findings, frames)
     return Findings(flows, findings, len(candidates), frames, ev_attrs, units, stats)
+
+
+def _step_owners(units: list[tuple[str, str, str, str]]) -> dict[str, tuple[str, str, str, str]]:
+    """Each step of the flows, with the first unit that names it (its flow and goal)."""
+    owners: dict[str, tuple[str, str, str, str]] = {}
+    for unit in units:
+        owners.setdefault(unit[0], unit)
+    return owners
 
 
 def _one_cause_per_step(

@@ -72,6 +72,10 @@ per_session AS (
         {_segment_condition(len(segment_keys))} AS in_segment
     FROM sessions
     WHERE first_pos > 0
+        -- on the flow's path: reached a step that leads here in the flow before this one
+        AND (empty({{came_from:Array(String)}})
+             OR arrayExists((s, k) -> has({{came_from:Array(String)}}, s) AND k < first_pos, st,
+                            arrayEnumerate(st)))
         -- sessions that went on to another flow's next step did not drop off: left out
         AND (reached_next OR NOT arrayExists((s, k) -> has({{branches:Array(String)}}, s)
                                              AND k > first_pos, st, arrayEnumerate(st)))
@@ -128,12 +132,21 @@ def cluster_sql(
     next_step: str,
     segment: dict[str, str],
     branches: list[str] | None = None,
+    came_from: list[str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The parameterised query of a friction cluster, and its parameters (window excluded:
-    add ``since``, ``until`` and ``gap_s``)."""
+    add ``since``, ``until`` and ``gap_s``).
+
+    ``came_from`` and ``branches`` select the sessions of the flow at the step, as
+    `analysis.steps.transition_frame` does."""
     keys = sorted(segment)
     sql = roots_sql(wh) + _session_cte(keys) + _SELECTS[kind]
-    params: dict[str, Any] = {"step": step, "next_step": next_step, "branches": branches or []}
+    params: dict[str, Any] = {
+        "step": step,
+        "next_step": next_step,
+        "branches": branches or [],
+        "came_from": came_from or [],
+    }
     for i, key in enumerate(keys):
         params[f"sk{i}"] = key
         params[f"sv{i}"] = segment[key]

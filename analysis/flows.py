@@ -98,5 +98,31 @@ def flow_transitions(flows: list[Flow]) -> list[tuple[str, str, str, str]]:
 
 
 def siblings(units: list[tuple[str, str, str, str]], step: str, next_step: str) -> list[str]:
-    """Other next steps of ``step`` in the flows: where sessions branch off to another flow."""
+    """Other next steps of ``step`` in the flows: where sessions branch off to another flow.
+
+    Empty for a step on its own (``next_step`` empty): every session that reached it counts.
+    """
+    if not next_step:
+        return []
     return sorted({u[1] for u in units if u[0] == step and u[1] != next_step})
+
+
+def came_from(flows: list[Flow], step: str, next_step: str) -> list[str]:
+    """The steps that lead to ``step`` in the flows going on from ``step`` to ``next_step``.
+
+    A session is on such a flow at ``step`` when it reached one of them before it first reached
+    ``step``: the path it took says which flow it follows (at ``/files/upload``, a session that
+    came from the dashboard is sharing a file, one that came from the team invite is finishing
+    its onboarding). Empty, meaning every session at the step, when one of those flows starts at
+    ``step`` or when ``next_step`` is empty (a step on its own).
+    """
+    if not next_step:
+        return []
+    before: set[str] = set()
+    for flow in flows:
+        for i, (a, b) in enumerate(flow.transitions()):
+            if a == step and b == next_step:
+                if i == 0:
+                    return []
+                before.add(flow.steps[i - 1])
+    return sorted(before)

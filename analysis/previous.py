@@ -25,11 +25,13 @@ def previous_window_candidates(
     units: list[tuple[str, str, str, str]],
     branches: dict[tuple[str, str], list[str]],
     min_n: int,
+    came_from: dict[tuple[str, str], list[str]] | None = None,
 ) -> list[Candidate]:
     """Drop-off and p75 latency of each flow step for everyone, now against the previous window.
 
     ``previous`` is the previous window's session frame; ``frames`` the current transition
-    frames; the drop-off test uses sessions without an error at the step (as the segment test).
+    frames, whose populations ``branches`` and ``came_from`` give per transition; the drop-off
+    test uses sessions without an error at the step (as the segment test).
     """
     if previous.height == 0:
         return []
@@ -41,7 +43,8 @@ def previous_window_candidates(
         now = frames.get((step, next_step))
         if now is None or not next_step:
             continue
-        before = transition_frame(prev_steps, ids, step, next_step, branches.get((step, next_step)))
+        before = transition_frame(prev_steps, ids, step, next_step, branches.get((step, next_step)),
+                                  (came_from or {}).get((step, next_step)))  # fmt: skip
         a = now.filter(~pl.col("had_error"))
         b = before.filter(~pl.col("had_error"))
         if a.height < min_n or b.height < min_n:

@@ -3,7 +3,8 @@
 - `events`: one row per root span (session, position, step, time, error, duration, trace).
 - `session_steps`: one row per (session, step): attempts, errors, first/last positions, success.
 - `transition_frame`: for one flow transition (step -> next step), one row per session that
-  reached the step, with whether it went on, hit an error there, and gave up after it.
+  reached the step on that flow's path, with whether it went on, hit an error there, and gave
+  up after it.
 """
 
 from __future__ import annotations
@@ -46,16 +47,31 @@ def transition_frame(
     step: str,
     next_step: str,
     branches: list[str] | None = None,
+    came_from: list[str] | None = None,
 ) -> pl.DataFrame:
     """Sessions that reached ``step``, with outcomes for the transition to ``next_step``.
 
-    Sessions that went on from ``step`` to one of ``branches`` (the next step of another flow)
-    instead of ``next_step`` are left out: they followed another flow, they did not drop off.
+    With ``came_from`` (the steps that lead to ``step`` in the flows going on to ``next_step``,
+    see `analysis.flows.came_from`), only sessions that reached one of them before they first
+    reached ``step`` count: those on another path to the step follow another flow. Sessions that
+    went on from ``step`` to one of ``branches`` (the next step of another flow) instead of
+    ``next_step`` are left out too: they followed another flow, they did not drop off.
 
     Columns: session_id, attempts, errors, had_error, succeeded, reached_next, dropped,
     abandoned_after_error, recovered, last_trace, error_trace, plus the segment attributes.
     """
     at = steps.filter(pl.col("step") == step)
+    if came_from:
+        before = (
+            steps.filter(pl.col("step").is_in(came_from))
+            .group_by("session_id")
+            .agg(pl.col("first_pos").min().alias("came_pos"))
+        )
+        at = (
+            at.join(before, on="session_id", how="inner")
+            .filter(pl.col("came_pos") < pl.col("first_pos"))
+            .drop("came_pos")
+        )
     nxt = steps.filter(pl.col("step") == next_step).select(
         "session_id", pl.col("last_pos").alias("next_last_pos")
     )

@@ -28,11 +28,12 @@ from simulator.ground_truth import (
     Exemplar,
     FrictionStats,
     IncidentStats,
+    Visit,
     add_exemplar,
     expect,
-    left_after,
     matches,
     observe,
+    settle,
 )
 from simulator.records import (
     CLIENT_SCOPE,
@@ -80,7 +81,8 @@ class _Ctx:
     logs: list[LogRecordSpec]
     touched: set[int]  # incidents whose degraded operations this session called after onset
     hurt: set[int]  # ... and among them, those it saw slow or failing
-    marks: dict[str, int] = field(default_factory=dict)  # friction id -> what happened at its step
+    walked: list[str] = field(default_factory=list)  # step ids visited so far, in order
+    visits: list[Visit] = field(default_factory=list)  # drop-off / error_abandon steps visited
     record: bool = True  # False for the discarded draws behind expected values
 
 
@@ -166,15 +168,39 @@ class Generator:
             flow = self.app.flow(problem.flow)
             pos = flow.steps.index(problem.step)
             nxt = flow.steps[pos + 1] if pos + 1 < len(flow.steps) else None
+            came_from, opens, branches = self._path_to(problem.step, nxt)
             out.append(
                 FrictionStats(
                     id=f"friction-{i}-{problem.kind}-{problem.step}",
                     problem=problem,
                     route=self.app.steps[problem.step].route,
                     next_route=self.app.steps[nxt].route if nxt else None,
+                    next_step=nxt,
+                    came_from=came_from,
+                    opens=opens,
+                    branches=branches,
                 )
             )
         return out
+
+    def _path_to(self, step: str, nxt: str | None) -> tuple[frozenset[str], bool, frozenset[str]]:
+        """Which sessions are on a flow going ``step`` -> ``nxt`` at ``step``, by their path:
+        the steps that lead to it in those flows, whether one starts at it, and the next steps
+        of the other flows (see `simulator.ground_truth`)."""
+        came_from: set[str] = set()
+        opens = False
+        branches: set[str] = set()
+        for flow in self.app.flows:
+            for i, (a, b) in enumerate(zip(flow.steps, flow.steps[1:], strict=False)):
+                if a != step:
+                    continue
+                if b != nxt:
+                    branches.add(b)
+                elif i == 0:
+                    opens = True
+                else:
+                    came_from.add(flow.steps[i - 1])
+        return frozenset(came_from), opens, frozenset(branches)
 
     def _server_resource(self, service: str, time_ns: int) -> int:
         version = self.timeline.version_at(service, time_ns)
@@ -246,12 +272,12 @@ class Generator:
             )
             if dropoff is not None and not last:
                 p_next = 1.0 - dropoff.problem.rate  # type: ignore[union-attr]
-            succeeded, t = self._visit(ctx, step, flow.name, t, p_next, stats)
-            if not succeeded:
+            went_to = None if last else flow.steps[pos + 1]
+            succeeded, t = self._visit(ctx, step, flow.name, t, p_next, went_to, stats)
+            ctx.walked.append(step_id)
+            if not succeeded or last or rng.random() >= p_next:
                 break
-            if last or rng.random() >= p_next:
-                left_after(stats, flow.name, user.segment, ctx.marks, _who(ctx, t))
-                break
+        settle(ctx.visits, ctx.walked)
         for n in ctx.touched:
             self.incidents[n].affected_sessions += 1
         for n in ctx.hurt:
@@ -267,6 +293,7 @@ class Generator:
         flow: str,
         t: int,
         p_next: float,
+        went_to: str | None,
         stats: list[FrictionStats],
     ) -> tuple[bool, int]:
         """Attempt a step until it works or the user leaves; returns (succeeded, end time)."""
@@ -303,7 +330,7 @@ class Generator:
             qs.append(q)
             rs.append(r)
         odds = step_odds(qs, rs)
-        expect(stats, flow, seg, odds, p_next)
+        expect(stats, flow, ctx.walked, went_to, seg, odds, p_next)
 
         attempts = 0
         had_error = False
@@ -340,7 +367,8 @@ class Generator:
             if k + 1 >= len(qs) or rng.random() >= r:
                 break
             t += int(rng.lognormvariate(math.log(2500), 0.5) * MS)  # reload / tap again
-        observe(stats, flow, seg, attempts, had_error, succeeded, ctx.marks, _who(ctx, t))
+        observe(stats, flow, ctx.walked, seg, attempts, had_error, succeeded, ctx.visits,
+                _who(ctx, t))  # fmt: skip
         for s in stats:
             if isinstance(s.problem, SlowStepProblem):
                 self._shadow(ctx, s, step, t)

@@ -21,6 +21,12 @@ Conventions (the same as the data, see docs/ARCHITECTURE.md):
 - ``value`` / ``baseline`` are the *expected* values of ``metric`` from the injected model (for
   the segment, and for sessions outside it); ``observed_value`` / ``observed_baseline`` are what
   the generated data actually contains (they differ from the expected by sampling error only).
+- Drop-off and error_abandon are counted over the sessions on the friction's flow at the step
+  *by their path*, not by the flow the simulator picked for them (an intent telemetry does not
+  carry): sessions that reached the step after a step leading to it in a flow that goes on to
+  ``next_step`` (or where such a flow starts), minus those that went on to another flow's next
+  step. Where flows share the path to a step (shop ``/search``), a session that leaves there is
+  the funnel's drop-off whichever flow it meant; the injected effect is stated on the funnel.
 - Times are UTC (ISO 8601 with ``Z`` in JSON).
 """
 
@@ -38,13 +44,15 @@ FrictionMetric = Literal[
 IncidentSignal = Literal["latency", "errors", "both"]
 
 # Which metric each friction kind is measured with (a step is a root span keyed by http.route):
-#   dropoff        dropoff_rate: sessions that reached the step and never reached the flow's next
-#                  step / sessions that reached the step
+#   dropoff        dropoff_rate: sessions that reached the step on the flow's path and never
+#                  reached the flow's next step / sessions that reached the step on the flow's
+#                  path (those that went on to another flow's next step left out)
 #   retry          attempts_per_success: root spans of the step per session that eventually
 #                  succeeded at it (counting only those sessions)
 #   error_abandon  abandon_rate_after_error: sessions whose step had an error and that never
 #                  succeeded at it afterwards nor reached the next step / sessions with the error;
 #                  baseline: the same rate of leaving at that step for sessions without an error
+#                  (both over the sessions on the flow's path at the step, as dropoff)
 #   slow_step      p75_ms: 75th percentile of the step's root span duration in milliseconds
 METRIC_OF_KIND: dict[str, str] = {
     "dropoff": "dropoff_rate",
@@ -80,7 +88,10 @@ class FrictionTruth(_Model):
     observed_baseline: float | None = None
     affected_sessions: int = Field(
         default=0,
-        description="Sessions in the segment that reached the step (error_abandon: hit the error).",
+        description=(
+            "Sessions in the segment that reached the step (error_abandon: hit the error); "
+            "dropoff and error_abandon: on the flow's path."
+        ),
     )
     baseline_sessions: int = Field(
         default=0, description="Sessions outside it that reached the step."

@@ -71,9 +71,10 @@ def test_evidence_sql_reproduces_every_number(
         from analysis.evidence_sql import cluster_sql
 
         branches = str(c.values.get("other_flows_next_steps", ""))
-        sql, params = cluster_sql(
-            wh, c.kind, c.step, c.next_step, c.segment, [b for b in branches.split(", ") if b]
-        )
+        entry = str(c.values.get("came_from_steps", ""))
+        sql, params = cluster_sql(wh, c.kind, c.step, c.next_step, c.segment,
+                                  [b for b in branches.split(", ") if b],
+                                  [s for s in entry.split(", ") if s])  # fmt: skip
         again = run_cluster_sql(wh, sql, params, since, until, 30.0)
         assert math.isclose(again["value"], value, rel_tol=1e-9)
 
@@ -141,5 +142,7 @@ def test_random_scenario_of_the_other_app(warehouse: Warehouse, app: str, seed: 
     since, until = window(manifest)
     result = score(analyse(warehouse, AnalysisSettings(), since, until, until).clusters, manifest)
     assert result.matches and result.found == len(result.matches)
-    assert result.within_comparable == result.comparable
+    assert result.within == len(result.matches), [
+        m for m in result.matches if not m.within_tolerance
+    ]
     assert len(result.unexpected) <= 1
