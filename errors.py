@@ -7,7 +7,8 @@ keeps its traceback.
     AndonError
     ├── ConfigError            bad settings file, env var or flag
     ├── InputError             bad user input (file, line, field)
-    │   └── PayloadTooLarge    a body over the configured limit
+    │   ├── PayloadTooLarge    a body over the configured limit
+    │   └── UnsupportedMediaType   a content type or encoding we do not speak
     ├── NotFoundError          an id that does not exist
     ├── ConflictError          a state transition that is not allowed
     ├── AuthError              missing or wrong credentials
@@ -64,6 +65,12 @@ class PayloadTooLarge(InputError):
     """A request or file is over the configured size limit."""
 
     http_status = 413
+
+
+class UnsupportedMediaType(InputError):
+    """A request's Content-Type or Content-Encoding that the endpoint does not speak."""
+
+    http_status = 415
 
 
 class NotFoundError(AndonError):

@@ -3,10 +3,11 @@
 Prints spans/s for
 
 - **raw**: the same rows, already decoded into column lists, inserted straight into the engine
-  with the call the writer uses (`Warehouse.insert_columns`), in batches of the writer's size;
+  in batches of the writer's size, the faster of two ways: `Warehouse.insert_columns`, and
+  encoding Native blocks (`warehouse.native`) then `Warehouse.insert_native`;
 - **end to end**: OTLP/HTTP protobuf requests from client processes to a running receiver
-  (HTTP, decompression, decoding, batching writer, insert), timed until every request is
-  acknowledged (acknowledged means committed);
+  (HTTP, decompression, decoding in the receiver's worker processes, batching writer, insert),
+  timed until every request is acknowledged (acknowledged means committed);
 
 measured in the same run, alternating, on a fresh embedded warehouse. Target: end to end at
 least 60% of raw.
@@ -14,6 +15,7 @@ least 60% of raw.
     .venv/bin/python benchmarks/ingest.py           # Collector-like: 10 senders x 8192 spans
     .venv/bin/python benchmarks/ingest.py --per-request 512 --clients 4 --senders 8  # SDK-like
     .venv/bin/python benchmarks/ingest.py --gzip --rounds 5
+    .venv/bin/python benchmarks/ingest.py --decode-in-threads  # ingest.decode_processes off
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import multiprocessing as mp
+import os
 import random
 import statistics
 import sys
@@ -164,16 +167,18 @@ def _client(
     out.put(len(failures))
 
 
-def run_raw(wh: Any, batches: list[tuple[list[list[Any]], list[str]]], arrow: bool) -> float:
+def run_raw(wh: Any, batches: list[tuple[list[list[Any]], list[str]]], native: bool) -> float:
     """Seconds to insert the pre-decoded batches straight into the engine: as column lists
-    (`insert_columns`), or converted to Arrow as the receiver does (`insert_arrow`)."""
-    from ingest.otlp_arrow import TRACE_ARROW_TYPES, columns_to_arrow
+    (`insert_columns`), or encoded to a Native block and inserted (`insert_native`)."""
+    from ingest.decode_workers import column_types
+    from warehouse.native import NativeEncoder
 
+    encoder = NativeEncoder("otel_traces", column_types(wh, "otel_traces"))
     started = time.perf_counter()
     for columns, names in batches:
-        if arrow:
-            table = columns_to_arrow(dict(zip(names, columns, strict=True)), TRACE_ARROW_TYPES)
-            wh.insert_arrow("otel_traces", table)
+        if native:
+            block = encoder.encode(dict(zip(names, columns, strict=True)))
+            wh.insert_native("otel_traces", [block])
         else:
             wh.insert_columns("otel_traces", columns, names)
     return time.perf_counter() - started
@@ -230,9 +235,12 @@ def main() -> None:
     )
     parser.add_argument("--gzip", action="store_true", help="gzip request bodies (level 1)")
     parser.add_argument(
-        "--arrow-inserts",
+        "--decode-in-threads",
         action="store_true",
-        help="run the receiver with ingest.arrow_inserts (decoders build Arrow tables)",
+        help="run the receiver with ingest.decode_processes off (decode in its own threads)",
+    )
+    parser.add_argument(
+        "--decode-workers", type=int, default=None, help="ingest.decode_workers (default: cores)"
     )
     args = parser.parse_args()
 
@@ -252,7 +260,10 @@ def main() -> None:
         settings = load_settings(
             overrides={
                 "warehouse": {"dsn": f"chdb://{Path(tmp) / 'warehouse'}"},
-                "ingest": {"arrow_inserts": args.arrow_inserts},
+                "ingest": {
+                    "decode_processes": not args.decode_in_threads,
+                    "decode_workers": args.decode_workers,
+                },
             }
         )
         batch_rows = settings.ingest.batch_max_rows
@@ -276,11 +287,11 @@ def main() -> None:
             raw_rates, e2e_rates = [], []
             for round_no in range(1, args.rounds + 1):
                 wh.command(f"TRUNCATE TABLE {traces}")
-                lists_s = run_raw(wh, batches * args.repeat, arrow=False)
+                lists_s = run_raw(wh, batches * args.repeat, native=False)
                 wh.command(f"TRUNCATE TABLE {traces}")
-                arrow_s = run_raw(wh, batches * args.repeat, arrow=True)
+                native_s = run_raw(wh, batches * args.repeat, native=True)
                 # The raw figure is the better of the two ways of inserting the same rows.
-                raw_s = min(lists_s, arrow_s)
+                raw_s = min(lists_s, native_s)
                 wh.command(f"TRUNCATE TABLE {traces}")
                 stats = running.writer.stats
                 inserts_before = stats.inserts
@@ -297,7 +308,7 @@ def main() -> None:
                 e2e_rates.append(total / e2e_s)
                 print(
                     f"round {round_no}: raw {total / raw_s:>9,.0f} spans/s (lists "
-                    f"{total / lists_s:,.0f}, Arrow {total / arrow_s:,.0f})   "
+                    f"{total / lists_s:,.0f}, Native {total / native_s:,.0f})   "
                     f"end to end {total / e2e_s:>9,.0f} spans/s   "
                     f"({inserts} inserts, {total / max(inserts, 1):,.0f} rows each; the writer "
                     f"inserted for {insert_s:.1f} of {e2e_s:.1f} s)",
@@ -311,10 +322,11 @@ def main() -> None:
     )
     senders = args.clients * args.senders
     gz = "on" if args.gzip else "off"
-    arrow = "on" if args.arrow_inserts else "off"
+    where = "threads" if args.decode_in_threads else "worker processes"
+    workers = args.decode_workers or os.cpu_count()
     print(
         f"  ({mb:.1f} MB; {senders} concurrent senders in {args.clients} processes; gzip {gz}; "
-        f"arrow_inserts {arrow})"
+        f"decoding in {workers} {where})"
     )
     print(f"  raw insert (same rows, straight into the engine): {raw:>10,.0f} spans/s")
     print(f"  end to end (OTLP/HTTP -> committed):             {e2e:>10,.0f} spans/s")

@@ -24,10 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from errors import AndonError, AuthError, InputError, PayloadTooLarge
+from errors import AndonError, AuthError, InputError, PayloadTooLarge, UnsupportedMediaType
 from ingest import changes, github, sentry, tickets
+from ingest.content_encoding import decompress
 from ingest.errors import ErrorEvent, store_errors
-from ingest.otlp_http import UnsupportedMediaType, check_token, decompress
+from ingest.otlp_http import check_token
 from server.context import ServerContext
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -20,14 +20,9 @@ import asyncio
 import hmac
 import json
 import logging
-import os
-import zlib
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-from anyio import CapacityLimiter, to_thread
 from google.protobuf.message import Message
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -36,9 +31,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from errors import AndonError, AuthError, InputError, PayloadTooLarge, WarehouseError
-from ingest.otlp_arrow import TRACE_ARROW_TYPES, columns_to_arrow
-from ingest.otlp_decode import DECODERS, TRACES_TABLE, ColumnBatch
+from errors import (
+    AndonError,
+    AuthError,
+    InputError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    WarehouseError,
+)
+from ingest.otlp_payload import DecodedBody
 from ingest.writer import Backpressure
 
 if TYPE_CHECKING:
@@ -53,12 +54,6 @@ _READ_CHUNK = 64 * 1024
 
 # google.rpc.Code values for the Status body (informational: clients go by the HTTP status).
 _RPC_CODES = {400: 3, 401: 16, 413: 3, 415: 3, 429: 8, 500: 13, 503: 14}
-
-
-class UnsupportedMediaType(AndonError):
-    """A content type or content encoding the receiver does not speak."""
-
-    http_status = 415
 
 
 class _Signal:
@@ -87,46 +82,7 @@ def body_format(content_type: str | None) -> str:
     return found
 
 
-def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
-    """Undo ``Content-Encoding`` (gzip, deflate or none), never producing more than ``limit``.
-
-    Decompression runs in bounded steps, so a small body that inflates enormously (a "gzip
-    bomb") is stopped at the limit with `PayloadTooLarge` instead of exhausting memory.
-    """
-    coding = (encoding or "identity").strip().lower()
-    if coding in ("identity", ""):
-        return body
-    if coding in ("gzip", "x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif coding == "deflate":
-        wbits = zlib.MAX_WBITS  # zlib-wrapped, as HTTP's "deflate" means
-    else:
-        raise UnsupportedMediaType(f"unsupported Content-Encoding {coding!r}: use gzip")
-    out = bytearray()
-    data = body
-    try:
-        while data:
-            inflater = zlib.decompressobj(wbits)
-            while True:
-                chunk = inflater.decompress(data, limit + 1 - len(out))
-                out += chunk
-                if len(out) > limit:
-                    raise PayloadTooLarge(
-                        f"request body is over the {limit:,} byte limit once decompressed"
-                    )
-                data = inflater.unconsumed_tail
-                if inflater.eof or (not chunk and not data):
-                    break
-            if not inflater.eof:
-                raise InputError(f"truncated {coding} body")
-            # gzip allows several members back to back; deflate has exactly one stream.
-            data = inflater.unused_data if coding != "deflate" else b""
-    except zlib.error as exc:
-        raise InputError(f"cannot decompress the {coding} body: {exc}") from exc
-    return bytes(out)
-
-
-def export_response(signal: _Signal, batch: ColumnBatch, fmt: str) -> Response:
+def export_response(signal: _Signal, batch: DecodedBody, fmt: str) -> Response:
     """The 200 answer, with ``partial_success`` when items were rejected."""
     message = signal.response()
     if batch.rejected:
@@ -180,9 +136,6 @@ class OtlpReceiver:
         self.settings = ctx.settings.ingest
         token = self.settings.token
         self._token = token.get_secret_value() if token is not None else None
-        # Decoding is CPU work under the GIL: more threads than cores only slow the writer
-        # thread down (it needs the GIL too), so bodies wait their turn instead.
-        self._decoders = CapacityLimiter(self.settings.decode_threads or os.cpu_count() or 2)
 
     async def traces(self, request: Request) -> Response:
         """``POST /v1/traces``."""
@@ -200,11 +153,14 @@ class OtlpReceiver:
             # From here until its rows are submitted, the writer holds its batch open for us.
             with self.ctx.writer.expecting():
                 raw = await self._read_body(request)
-                batch, future = await to_thread.run_sync(
-                    self._decode, raw, request, signal, fmt, limiter=self._decoders
-                )
-            if future is not None:
-                await asyncio.wrap_future(future)
+                encoding = request.headers.get("content-encoding")
+                batch = await self.ctx.decoders.decode(signal.name, fmt, encoding, raw)
+                committed = self.ctx.writer.submit(batch.table, batch.block)
+            try:
+                await asyncio.wrap_future(committed)
+            except WarehouseError:
+                self.ctx.decoders.forget(batch.table)  # the table may have changed
+                raise
             return export_response(signal, batch, fmt)
         except ClientDisconnect:
             return Response(status_code=400)
@@ -235,22 +191,6 @@ class OtlpReceiver:
                 raise PayloadTooLarge(f"request body is over the {limit:,} byte limit")
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def _decode(
-        self, raw: bytes, request: Request, signal: _Signal, fmt: str
-    ) -> tuple[ColumnBatch, Future[int] | None]:
-        """Decompress, decode and submit (in a worker thread: this is the CPU work)."""
-        encoding = request.headers.get("content-encoding")
-        body = decompress(raw, encoding, self.settings.max_body_bytes)
-        batch = DECODERS[(signal.name, fmt)](body)
-        if not batch.rows:
-            return batch, None
-        data: dict[str, list[Any]] | pa.Table = batch.columns
-        if self.settings.arrow_inserts and batch.table == TRACES_TABLE:
-            # Built here, in parallel with the writer: the single writer thread is the
-            # bottleneck, and this keeps the insert's Python work off it (see `otlp_arrow`).
-            data = columns_to_arrow(batch.columns, TRACE_ARROW_TYPES)
-        return batch, self.ctx.writer.submit(batch.table, data)
 
 
 def otlp_routes(ctx: ServerContext) -> list[BaseRoute]:

@@ -3,8 +3,10 @@
 Every endpoint that stores telemetry-sized volumes hands its decoded rows to the one
 `BatchWriter` of the process and waits on the returned future; the future resolves only after
 the insert holding those rows has committed, so a request is acknowledged only once its data is
-durable. One writer thread gathers what arrived, concatenates it per table and inserts it
-column-oriented, up to ``batch_max_rows`` per insert.
+durable. One writer thread gathers what arrived, concatenates it per table and inserts it, up to
+``batch_max_rows`` per insert. Submissions are column lists, or Native blocks already encoded
+where the request was decoded (`warehouse.native`; the OTLP receiver's path), which leaves the
+writer only the engine's work.
 
 Why batch: each insert into a MergeTree table costs tens of milliseconds of fixed work (a new
 part, its indexes, the materialized views), so a thousand small requests must not become a
@@ -39,11 +41,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
 from errors import AndonError, InputError, WarehouseError
 from ingest.config import IngestSettings
 from warehouse import Warehouse
+from warehouse.native import NativeBlock
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +72,16 @@ class WriterUnavailable(WarehouseError):
 @dataclass
 class _Pending:
     table: str
-    data: dict[str, list[Any]] | pa.Table
+    data: dict[str, list[Any]] | NativeBlock
     rows: int
     future: Future[int]
 
     @property
-    def shape(self) -> tuple[str, ...] | None:
-        """Pending items with the same table and shape can share one insert."""
-        if isinstance(self.data, pa.Table):
-            return None
-        return tuple(self.data)
+    def shape(self) -> tuple[bool, tuple[str, ...]]:
+        """Pending items with the same table and shape (kind and columns) share one insert."""
+        if isinstance(self.data, NativeBlock):
+            return True, self.data.column_names
+        return False, tuple(self.data)
 
 
 @dataclass
@@ -99,9 +100,9 @@ class WriterStats:
     wait_seconds: float = 0.0
 
 
-def _row_count(data: dict[str, list[Any]] | pa.Table) -> int:
-    if isinstance(data, pa.Table):
-        return int(data.num_rows)
+def _row_count(data: dict[str, list[Any]] | NativeBlock) -> int:
+    if isinstance(data, NativeBlock):
+        return data.rows
     lengths = {len(values) for values in data.values()}
     if len(lengths) > 1:
         raise InputError(f"columns of different lengths: {sorted(lengths)}")
@@ -171,8 +172,8 @@ class BatchWriter:
 
     # -- submission --------------------------------------------------------------------------
 
-    def submit(self, table: str, data: Columns | pa.Table) -> Future[int]:
-        """Queue rows for ``table`` (a column-name -> values mapping, or an Arrow table).
+    def submit(self, table: str, data: Columns | NativeBlock) -> Future[int]:
+        """Queue rows for ``table`` (a column-name -> values mapping, or a Native block).
 
         Returns a future that resolves to the number of rows written once the insert holding
         them has committed, or raises the `WarehouseError` that made it fail. Raises
@@ -182,7 +183,7 @@ class BatchWriter:
         """
         columns = (
             data
-            if isinstance(data, pa.Table)
+            if isinstance(data, NativeBlock)
             else {k: v if isinstance(v, list) else list(v) for k, v in data.items()}
         )
         rows = _row_count(columns)
@@ -267,20 +268,11 @@ class BatchWriter:
                     self._inflight_rows -= sum(item.rows for item in batch)
 
     def _write(self, batch: list[_Pending]) -> None:
-        groups: dict[tuple[str, tuple[str, ...] | None], list[_Pending]] = {}
+        groups: dict[tuple[str, tuple[bool, tuple[str, ...]]], list[_Pending]] = {}
         for item in batch:
             groups.setdefault((item.table, item.shape), []).append(item)
-        for (table, shape), items in groups.items():
-            if shape is None:
-                # Arrow tables of one table share an insert when their schemas match.
-                by_schema: dict[Any, list[_Pending]] = {}
-                for item in items:
-                    assert isinstance(item.data, pa.Table)
-                    by_schema.setdefault(item.data.schema, []).append(item)
-                for same in by_schema.values():
-                    self._insert_group(table, same)
-            else:
-                self._insert_group(table, items)
+        for (table, _), items in groups.items():
+            self._insert_group(table, items)
 
     def _insert_group(self, table: str, items: list[_Pending]) -> None:
         try:
@@ -311,17 +303,16 @@ class BatchWriter:
 
     def _insert(self, table: str, items: list[_Pending]) -> int:
         first = items[0].data
-        if isinstance(first, pa.Table):
-            tables = [item.data for item in items if isinstance(item.data, pa.Table)]
-            merged_table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-            return self.warehouse.insert_arrow(table, merged_table)
+        if isinstance(first, NativeBlock):
+            blocks = [item.data for item in items if isinstance(item.data, NativeBlock)]
+            return self.warehouse.insert_native(table, blocks)
         names = list(first)
         if len(items) == 1:
             merged = [first[name] for name in names]
         else:
             merged = [[] for _ in names]
             for item in items:
-                assert not isinstance(item.data, pa.Table)
+                assert not isinstance(item.data, NativeBlock)
                 for target, name in zip(merged, names, strict=True):
                     target.extend(item.data[name])
         return self.warehouse.insert_columns(table, merged, names)

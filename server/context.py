@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ingest.decode_workers import OtlpDecoders
     from ingest.writer import BatchWriter
     from settings import Settings
     from warehouse import Warehouse
@@ -28,6 +29,7 @@ class ServerContext:
 
     ``writer`` is the one batching writer of the process: endpoints that store telemetry-sized
     volumes submit to it instead of inserting themselves, so concurrent requests share inserts.
+    ``decoders`` decode OTLP request bodies (in worker processes by default).
     ``clock`` returns an aware UTC datetime (tests inject a fixed one).
     ``startup_notes`` are lines for the person who started `andon serve` (how to sign in, say),
     each built from the console's real URL once the servers listen.
@@ -36,6 +38,7 @@ class ServerContext:
     settings: Settings
     warehouse: Warehouse
     writer: BatchWriter
+    decoders: OtlpDecoders
     clock: Callable[[], datetime] = field(default=utc_now)
     startup_notes: list[Callable[[str], str]] = field(default_factory=list)
 

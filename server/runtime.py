@@ -1,12 +1,14 @@
 """Running andon's servers: in a background thread (`start_server`) or in the foreground (`serve`).
 
-One process hosts everything (an embedded chDB directory can be opened by one process only):
-the batching writer, two uvicorn servers (ingest port and console/API port) sharing one event
+One process hosts everything that touches the warehouse (an embedded chDB directory can be
+opened by one process only): the batching writer, two uvicorn servers (ingest port and console/API port) sharing one event
 loop in a background thread, and the background services (`server.app.BACKGROUND_SERVICES`).
+OTLP bodies are decoded in worker processes (`ingest.decode_workers`) that never open it.
 
 Start order: warehouse -> writer -> HTTP servers -> services. Stop order is the reverse, and
 graceful: services stop; the HTTP servers stop accepting and let in-flight requests finish
-(they wait for their rows to commit, so the writer is still running); then the writer flushes
+(they wait for their rows to commit, so the writer is still running); then the decode workers
+stop; then the writer flushes
 everything it accepted; then the warehouse closes.
 """
 
@@ -27,6 +29,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from errors import AndonError, ConfigError
+from ingest.decode_workers import OtlpDecoders
 from ingest.writer import BatchWriter
 from server import app as server_app
 from server.context import BackgroundService, ServerContext, utc_now
@@ -114,6 +117,8 @@ class RunningServer:
             for server in self._servers:
                 server.force_exit = True
             self._thread.join(5)
+        # In-flight requests are done: nothing more to decode, then everything to flush.
+        self.context.decoders.stop()
         self.context.writer.stop(flush=True)
         if self._owns_warehouse:
             self.context.warehouse.close()
@@ -168,7 +173,13 @@ def start_server(
         )
         sockets.append(console_sock)
         writer.start()
-        ctx = ServerContext(settings=settings, warehouse=wh, writer=writer, clock=clock)
+        ctx = ServerContext(
+            settings=settings,
+            warehouse=wh,
+            writer=writer,
+            decoders=OtlpDecoders(wh, settings.ingest),
+            clock=clock,
+        )
         servers = [
             _uvicorn(server_app.build_ingest_app(ctx), settings),
             _uvicorn(server_app.build_console_app(ctx), settings),

@@ -25,6 +25,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from errors import AndonError, ConfigError, WarehouseError, WarehouseLockedError
 from warehouse.config import WarehouseSettings
+from warehouse.native import NativeBlock
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -251,6 +252,28 @@ class Warehouse:
             column_oriented=True,
         )
         return len(columns[0])
+
+    def insert_native(self, table: str, blocks: Sequence[NativeBlock]) -> int:
+        """Insert already-encoded Native blocks (`warehouse.native`) with one statement.
+
+        The blocks must share their column names; only the engine's work is left here, and it
+        runs without the interpreter lock. Returns the number of rows written.
+        """
+        rows = sum(block.rows for block in blocks)
+        if rows == 0:
+            return 0
+        names = blocks[0].column_names
+        if any(block.column_names != names for block in blocks):
+            raise WarehouseError(f"Native blocks for {table} have different columns")
+        self._run(
+            self.client.raw_insert,
+            self.table(table),
+            list(names),
+            # An iterable of chunks: the engine reads them in turn, no joined copy is made.
+            (block.payload for block in blocks if block.rows),
+            fmt="Native",
+        )
+        return rows
 
     def insert_arrow(self, table: str, data: pa.Table) -> int:
         """Insert an Arrow table whose column names match the table's."""

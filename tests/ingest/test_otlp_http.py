@@ -364,10 +364,17 @@ class GatedWarehouse(Warehouse):
         self.gate = threading.Event()
         self.inserting = threading.Event()
 
-    def insert_columns(self, *args: Any, **kwargs: Any) -> int:
+    def _hold(self) -> None:
         self.inserting.set()
         self.gate.wait(30)
+
+    def insert_columns(self, *args: Any, **kwargs: Any) -> int:
+        self._hold()
         return super().insert_columns(*args, **kwargs)
+
+    def insert_native(self, *args: Any, **kwargs: Any) -> int:
+        self._hold()
+        return super().insert_native(*args, **kwargs)
 
 
 def test_full_queue_gets_429_with_retry_after(settings: Settings, warehouse: Warehouse) -> None:

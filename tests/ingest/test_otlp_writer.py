@@ -6,13 +6,13 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from errors import WarehouseError
 from ingest.config import IngestSettings
 from ingest.writer import Backpressure, BatchWriter, WriterUnavailable
 from warehouse import Warehouse, open_warehouse
+from warehouse.native import NativeEncoder
 
 
 class CountingWarehouse(Warehouse):
@@ -170,19 +170,31 @@ def test_warehouse_failure_fails_the_futures_with_warehouse_error(fresh_settings
         wh.close()
 
 
-def test_arrow_tables_and_column_dicts_are_both_accepted(warehouse: Warehouse) -> None:
-    writer = BatchWriter(warehouse, IngestSettings())
+def test_native_blocks_and_column_dicts_are_both_accepted(warehouse: Warehouse) -> None:
+    encoder = NativeEncoder("otel_logs", {"Timestamp": "DateTime64(9)", "Body": "String"})
+    blocks = [
+        encoder.encode({"Timestamp": [1_700_000_000_000_000_000 + i], "Body": [f"native {i}"]})
+        for i in range(3)
+    ]
+    writer = BatchWriter(warehouse, IngestSettings(batch_max_delay_ms=2000))
     writer.start()
     try:
-        table = pa.table(
-            {
-                "Timestamp": pa.array([1_700_000_000_000_000_000], pa.timestamp("ns")),
-                "Body": ["from arrow"],
-            }
-        )
-        assert writer.submit("otel_logs", table).result(30) == 1
+        with writer.expecting():  # held open: the three blocks share one insert
+            futures = [writer.submit("otel_logs", block) for block in blocks]
+        assert [future.result(30) for future in futures] == [1, 1, 1]
+        assert writer.stats.inserts == 1
         assert writer.submit("otel_logs", _logs(2)).result(30) == 2
         assert writer.submit("otel_logs", {"Body": []}).result(0) == 0
     finally:
         writer.stop()
-    assert _count(warehouse) == 3
+    rows = warehouse.rows(
+        f"SELECT Body, toUnixTimestamp64Nano(Timestamp) FROM {warehouse.table('otel_logs')} "
+        "ORDER BY Body"
+    )
+    assert rows == [
+        ("hello 0", 1_700_000_000_000_000_000),
+        ("hello 1", 1_700_000_000_000_000_001),
+        ("native 0", 1_700_000_000_000_000_000),
+        ("native 1", 1_700_000_000_000_000_001),
+        ("native 2", 1_700_000_000_000_000_002),
+    ]

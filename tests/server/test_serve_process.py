@@ -1,6 +1,7 @@
 """`andon serve` as a real process on its own embedded warehouse: it says where it listens,
-holds the warehouse, stops gracefully on SIGTERM, keeps its data across restarts, and loses
-nothing it acknowledged when killed outright.
+holds the warehouse, stops gracefully on SIGTERM (sent to its whole process group, as a service
+manager does, so its decode workers get it too), keeps its data across restarts, and loses
+nothing it acknowledged when killed outright; its decode worker processes never outlive it.
 
 The warehouse directory of these servers is not the test process's engine, so everything is
 checked from other processes (`andon status --json`, a small reader script).
@@ -15,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +68,7 @@ class Served:
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
+            start_new_session=True,  # its own process group, like a service
         )
         self.lines: list[str] = []
         assert self.proc.stderr is not None
@@ -86,7 +89,8 @@ class Served:
             self.lines.append(line)
 
     def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM to the whole process group (the server and its decode workers)."""
+        os.killpg(self.proc.pid, signal.SIGTERM)
         code = self.proc.wait(60)
         self._drain.join(10)
         return code
@@ -135,6 +139,37 @@ def _post(url: str, first_id: int, spans: int) -> int:
     return response.status_code
 
 
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pids: list[int], timeout: float = 30) -> bool:
+    """Whether every process in ``pids`` has exited (zombies count as exited)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _span_count(tmp_path: Path, dsn: str) -> int:
     status = _andon(tmp_path, dsn, "status", "--json")
     assert status.returncode == 0, status.stderr
@@ -159,7 +194,10 @@ def test_serve_holds_the_warehouse_stops_gracefully_and_keeps_data_across_restar
     assert "held by another process" in status.stderr
 
     assert _post(served.url, 1, 50) == 200
+    workers = _children(served.proc.pid)
+    assert workers  # the first OTLP request started the decode workers
     assert served.terminate() == 0
+    assert _gone(workers)
     assert "andon serve: stopped" in "".join(served.lines)
 
     again = Served(tmp_path, dsn)
@@ -201,10 +239,13 @@ def test_a_killed_server_loses_nothing_it_acknowledged(
         if served.proc.poll() is not None:
             pytest.fail("".join(served.lines))
         stop.wait(0.05)
+    workers = _children(served.proc.pid)
+    assert workers
     served.kill()  # SIGKILL while the clients are still sending
     stop.set()
     for thread in clients:
         thread.join(60)
+    assert _gone(workers)  # the decode workers noticed and exited: no orphans
 
     reader = subprocess.run(
         [PYTHON, "-c", READ_SPAN_IDS, dsn],
