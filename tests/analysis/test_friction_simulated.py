@@ -146,3 +146,33 @@ def test_random_scenario_of_the_other_app(warehouse: Warehouse, app: str, seed: 
         m for m in result.matches if not m.within_tolerance
     ]
     assert len(result.unexpected) <= 1
+
+
+def test_dropoffs_at_steps_flows_share_are_the_flows_own(warehouse: Warehouse) -> None:
+    """saas: /files/upload ends onboarding and is the middle of file sharing; /files opens both
+    file sharing and upgrade. A drop-off in file sharing at either is measured over the sessions
+    that are in file sharing there by their path, exactly as the manifest counts them."""
+    from simulator.spec import DropoffProblem, ProblemSet
+    from tests.analysis.simdata import load_simulation
+
+    problems = ProblemSet(
+        frictions=[
+            DropoffProblem(flow="file_sharing", step="upload", segment={"app.platform": "ios"},
+                           rate=0.75),
+            DropoffProblem(flow="file_sharing", step="dashboard",
+                           segment={"browser.name": "Chrome"}, rate=0.7),
+        ]
+    )  # fmt: skip
+    manifest = load_simulation(warehouse, "saas", seed=11, sessions=4000, problems=problems)
+    since, until = window(manifest)
+    result = analyse(warehouse, AnalysisSettings(), since, until, until)
+    scored = score(result.clusters, manifest)
+    by_id = {c.id: c for c in result.clusters}
+    for truth, m in zip(manifest.frictions, scored.matches, strict=True):
+        assert m.cluster_id, f"{truth.id} not found"
+        cluster = by_id[m.cluster_id]
+        assert truth.observed_value is not None
+        assert cluster.value == pytest.approx(truth.observed_value, abs=1e-3), truth.id
+        assert cluster.affected_sessions == truth.affected_sessions, truth.id
+    upload = by_id[scored.matches[0].cluster_id or ""]
+    assert upload.values["came_from_steps"] == "/files"  # not onboarding's /onboarding/invite
