@@ -141,7 +141,9 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
     sessions_ex: list[str] = []
     picks = pl.DataFrame({"session_id": []}, schema={"session_id": pl.String})
     lost = 0.0
-    conversion = _conversion_after(ctx.sessions, c.next_step, c.goal) if c.next_step else 1.0
+    # A lost session would have gone on to the next step (drop-off), or first through this step
+    # (retries are a step's, whatever comes next): the goal's share from there.
+    conversion = _conversion_after(ctx.sessions, c.next_step or c.step, c.goal)
     breakdown_frame: pl.DataFrame | None = None
     affected_expr: pl.Expr = pl.lit(False)
     if c.kind in ("dropoff", "retry", "error_abandon") and tf is not None:
