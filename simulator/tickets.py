@@ -43,7 +43,7 @@ BODIES: dict[str, list[str]] = {
         "I'm trying to finish but the {thing} step just doesn't go through on {platform}. I filled everything in {n} times.",
         "On {platform} the {thing} page won't accept my details and I can't continue. Tried again later, same thing.",
         "Every time I get to {thing} it sends me back or nothing happens. Using {platform}. Is this a known issue?",
-        "I wanted to buy something but the {thing} part is impossible on {platform}, I gave up.",
+        "I wanted to get this done but the {thing} part is impossible on {platform}, I gave up.",
     ],
     "retry": [
         "When I press {thing} on {platform} it fails and I have to tap it again {n} or {m} times before it works.",
@@ -67,7 +67,7 @@ BODIES: dict[str, list[str]] = {
     "incident": [
         "Since around {time} UTC {thing} fails or takes ages on {platform}. Tried {n} times.",
         "{thing} keeps timing out today. It worked yesterday. {platform}.",
-        "I get an error at {thing} after waiting a long time. Was it charged or not?? Please check.",
+        "I get an error at {thing} after waiting a long time. Did it go through or not?? Please check.",
         "Is something down? {thing} not working for me since {time}, tried again just now on {platform}.",
     ],
 }
