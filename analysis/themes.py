@@ -1,10 +1,16 @@
 """Support-ticket themes: text clustering with scikit-learn, labels, trend, links to clusters.
 
 Representation: TF-IDF over words (1-2 grams) and characters (3-5 grams, robust to typos),
-reduced with LSA (TruncatedSVD) and L2-normalised. The number of themes is chosen from the data:
-k-means for each k in a range, scored by silhouette (cosine) on a fixed sample; the smallest k
-within 5% of the best score wins, because silhouette keeps creeping up as clusters shrink and a
-smaller k reads better. Deterministic for a seed.
+reduced with LSA (TruncatedSVD) and L2-normalised.
+
+Grouping: spectral clustering over a k-nearest-neighbour graph of the tickets (cosine). A theme
+worded in several ways (customers describing one outage as "timing out", "broken", "errors since
+this afternoon") is a chain of near neighbours rather than one round blob, which the graph follows
+and k-means on the raw vectors does not. The graph's Laplacian eigenvectors are computed once;
+the number of themes is chosen from the data: k-means on the first k eigenvectors for each k in a
+range, scored by silhouette (cosine, on the text vectors) on a fixed sample; the smallest k within
+5% of the best score wins, because silhouette keeps creeping up as clusters shrink and a smaller k
+reads better. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -16,11 +22,15 @@ from datetime import datetime
 
 import numpy as np
 import polars as pl
-from scipy.sparse import hstack
+from scipy.linalg import eigh
+from scipy.sparse import csr_matrix, hstack
+from scipy.sparse.csgraph import laplacian
+from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import silhouette_score
+from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
 
 from analysis.config import AnalysisSettings, ThemeSettings
@@ -30,6 +40,8 @@ from warehouse import Warehouse
 SILHOUETTE_SAMPLE = 2000
 NEAR_BEST = 0.95
 CHAR_WEIGHT = 0.5  # characters help with typos; words carry the topic
+MIN_NEIGHBOURS = 5  # graph degree: at least this, log2(n) for large sets (keeps it connected)
+DENSE_EIGEN_BELOW = 500  # tickets: below, a dense eigensolver is faster than ARPACK
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 # Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
 _NOISE = re.compile(r"\{\{.*?\}\}|\[[a-z_ ]+\]|<[a-z_ ]+>")
@@ -69,6 +81,32 @@ def _embed_with(
     return normalize(z)
 
 
+def _knn_graph(z: np.ndarray) -> csr_matrix:
+    """Symmetric k-nearest-neighbour affinity (cosine similarity, kept if either is a neighbour)."""
+    n = z.shape[0]
+    nn = min(n - 1, max(MIN_NEIGHBOURS, round(float(np.log2(n)))))
+    dist, idx = NearestNeighbors(n_neighbors=nn + 1, metric="cosine").fit(z).kneighbors(z)
+    # column 0 is the ticket itself (or an exact duplicate): either way it is a neighbour at 1.0
+    sims = np.clip(1.0 - dist[:, 1:], 1e-6, None)
+    rows = np.repeat(np.arange(n), nn)
+    graph = csr_matrix((sims.ravel(), (rows, idx[:, 1:].ravel())), shape=(n, n))
+    return graph.maximum(graph.T).tocsr()
+
+
+def _spectral_embedding(z: np.ndarray, dims: int, seed: int) -> np.ndarray:
+    """The ``dims`` eigenvectors of the graph's normalised Laplacian with the smallest values."""
+    lap = laplacian(_knn_graph(z), normed=True)
+    n = z.shape[0]
+    dims = min(dims, n - 1)
+    if n < DENSE_EIGEN_BELOW:
+        _, vectors = eigh(lap.toarray(), subset_by_index=[0, dims - 1])
+        return np.asarray(vectors)
+    # Shift-invert around 1 on -L finds L's smallest eigenvalues quickly; fixed start: determinism.
+    v0 = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+    values, vectors = eigsh(-lap, k=dims, sigma=1.0, which="LM", v0=v0)
+    return np.asarray(vectors[:, np.argsort(-values)])
+
+
 def _candidate_ks(n: int, min_k: int, max_k: int) -> list[int]:
     top = max(min(max_k, n // 3), min_k)
     ks = sorted({k for k in range(min_k, top + 1) if k <= 12 or k % 2 == 0 or k == top})
@@ -97,25 +135,28 @@ def cluster_texts(texts: list[str], settings: ThemeSettings) -> ThemeModel:
     rng = np.random.default_rng(settings.seed)
     sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
     scores: dict[int, float] = {}
-    fits: dict[int, KMeans] = {}
-    for k in _candidate_ks(n, settings.min_k, settings.max_k):
-        if k >= n:
-            break
-        km = KMeans(k, n_init=3, random_state=settings.seed).fit(z)
-        labels = km.labels_
+    fits: dict[int, np.ndarray] = {}
+    ks = [k for k in _candidate_ks(n, settings.min_k, settings.max_k) if k < n]
+    spectral = _spectral_embedding(z, max(ks) + 1, settings.seed) if ks else None
+    for k in ks:
+        assert spectral is not None
+        u = normalize(spectral[:, :k])
+        labels = KMeans(k, n_init=3, random_state=settings.seed).fit(u).labels_
         if len(set(labels[sample].tolist())) < 2:
             continue
         scores[k] = float(silhouette_score(z[sample], labels[sample], metric="cosine"))
-        fits[k] = km
+        fits[k] = labels
     if not scores:
         labels = np.zeros(n, dtype=int)
         k = 1
-        centroids = normalize(z.mean(axis=0, keepdims=True))
     else:
         best = max(scores.values())
         k = min(k for k, s in scores.items() if s >= NEAR_BEST * best)
-        labels = fits[k].labels_
-        centroids = normalize(fits[k].cluster_centers_)
+        # renumber densely: a theme index for every label in use
+        _, labels = np.unique(fits[k], return_inverse=True)
+        k = int(labels.max()) + 1
+    # Centroids in text space: new tickets (the previous window) go to the nearest theme.
+    centroids = normalize(np.vstack([z[labels == c].mean(axis=0) for c in range(k)]))
     terms = np.asarray(words.get_feature_names_out())
     top_terms, reps = [], []
     overall = np.asarray(xw.mean(axis=0)).ravel()
