@@ -99,6 +99,13 @@ def find_frictions(
         return Findings(flows, [], 0)
     ev = events(sessions)
     steps = session_steps(ev)
+    # Each transition reads a few steps' rows: split once instead of filtering every time.
+    by_step = steps.partition_by("step", as_dict=True)
+
+    def rows_of(*names: str) -> pl.DataFrame:
+        parts = [by_step[(n,)] for n in dict.fromkeys(names) if (n,) in by_step]
+        return pl.concat(parts) if parts else steps.clear()
+
     attr_frame = sessions.select("session_id", *attributes)
     min_n = cfg.min_sessions
     frames: dict[tuple[str, str], pl.DataFrame] = {}
@@ -112,8 +119,9 @@ def find_frictions(
         # Drop-off and errors: the flow's sessions at the step (the path they came by, where
         # they went on); on a goal step, every session there.
         entry = came_from(flows, unit[0], unit[1])
-        tf = transition_frame(steps, attr_frame, unit[0], unit[1],
-                              siblings(units, unit[0], unit[1]), entry)  # fmt: skip
+        branches = siblings(units, unit[0], unit[1])
+        tf = transition_frame(rows_of(unit[0], unit[1], *branches, *entry), attr_frame, unit[0],
+                              unit[1], branches, entry)  # fmt: skip
         if tf.height < 2 * min_n:
             continue
         frames[(unit[0], unit[1])] = tf
@@ -126,7 +134,7 @@ def find_frictions(
         # Retries belong to the step whatever flow a session follows: every session there.
         sf = frames.get((step, ""))
         if sf is None:
-            sf = transition_frame(steps, attr_frame, step, "")
+            sf = transition_frame(rows_of(step), attr_frame, step, "")
         if sf.height < 2 * min_n:
             continue
         frames[(step, "")] = sf
