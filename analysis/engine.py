@@ -43,7 +43,7 @@ from analysis.selection import (
     strongest,
 )
 from analysis.sessions import count_roots, discover_attributes, fetch_sessions
-from analysis.steps import events, session_steps, step_stats, transition_frame
+from analysis.steps import events, session_steps, step_stats, transition_outcomes
 from analysis.themes import link_themes, theme_clusters, ticket_themes
 from warehouse import Warehouse
 
@@ -107,6 +107,14 @@ def find_frictions(
         return pl.concat(parts) if parts else steps.clear()
 
     attr_frame = sessions.select("session_id", *attributes)
+    at_step: dict[str, pl.DataFrame] = {}
+
+    def rows_at(step: str) -> pl.DataFrame:
+        """The step's rows with the segment attributes (joined once per step)."""
+        if step not in at_step:
+            at_step[step] = rows_of(step).join(attr_frame, on="session_id", how="left")
+        return at_step[step]
+
     min_n = cfg.min_sessions
     frames: dict[tuple[str, str], pl.DataFrame] = {}
     candidates: list[Candidate] = []
@@ -120,8 +128,8 @@ def find_frictions(
         # they went on); on a goal step, every session there.
         entry = came_from(flows, unit[0], unit[1])
         branches = siblings(units, unit[0], unit[1])
-        tf = transition_frame(rows_of(unit[0], unit[1], *branches, *entry), attr_frame, unit[0],
-                              unit[1], branches, entry)  # fmt: skip
+        tf = transition_outcomes(rows_at(unit[0]), rows_of(unit[1], *branches, *entry), unit[1],
+                                 branches, entry)  # fmt: skip
         if tf.height < 2 * min_n:
             continue
         frames[(unit[0], unit[1])] = tf
@@ -134,7 +142,7 @@ def find_frictions(
         # Retries belong to the step whatever flow a session follows: every session there.
         sf = frames.get((step, ""))
         if sf is None:
-            sf = transition_frame(rows_of(step), attr_frame, step, "")
+            sf = transition_outcomes(rows_at(step), steps.clear(), "")
         if sf.height < 2 * min_n:
             continue
         frames[(step, "")] = sf

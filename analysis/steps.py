@@ -60,60 +60,69 @@ def transition_frame(
     Columns: session_id, attempts, errors, had_error, succeeded, reached_next, dropped,
     abandoned_after_error, recovered, last_trace, error_trace, plus the segment attributes.
     """
-    at = steps.filter(pl.col("step") == step)
-    if came_from:
-        before = (
-            steps.filter(pl.col("step").is_in(came_from))
-            .group_by("session_id")
-            .agg(pl.col("first_pos").min().alias("came_pos"))
+    at = steps.filter(pl.col("step") == step).join(attributes, on="session_id", how="left")
+    return transition_outcomes(at, steps, next_step, branches, came_from)
+
+
+def transition_outcomes(
+    at: pl.DataFrame,
+    steps: pl.DataFrame,
+    next_step: str,
+    branches: list[str] | None = None,
+    came_from: list[str] | None = None,
+) -> pl.DataFrame:
+    """`transition_frame` from the step's rows ``at`` (any extra columns are kept): the other
+    steps' rows are read from ``steps``, in one pass (callers that build several transitions
+    from one step join its attributes once)."""
+    branches, came_from = branches or [], came_from or []
+    wanted = [s for s in (next_step, *branches, *came_from) if s]
+    position = pl.col("last_pos")
+    around = (
+        steps.filter(pl.col("step").is_in(wanted))
+        .group_by("session_id")
+        .agg(
+            position.filter(pl.col("step") == next_step).max().alias("next_last_pos"),
+            position.filter(pl.col("step").is_in(branches)).max().alias("branch_last_pos"),
+            pl.col("first_pos").filter(pl.col("step").is_in(came_from)).min().alias("came_pos"),
         )
-        at = (
-            at.join(before, on="session_id", how="inner")
-            .filter(pl.col("came_pos") < pl.col("first_pos"))
-            .drop("came_pos")
-        )
-    nxt = steps.filter(pl.col("step") == next_step).select(
-        "session_id", pl.col("last_pos").alias("next_last_pos")
     )
-    frame = at.join(nxt, on="session_id", how="left").with_columns(
+    frame = at.join(around, on="session_id", how="left")
+    if came_from:  # no step that leads here before it (null included): another path
+        frame = frame.filter(pl.col("came_pos") < pl.col("first_pos"))
+    frame = frame.with_columns(
         (pl.col("next_last_pos").fill_null(-1) > pl.col("first_pos")).alias("reached_next"),
         (pl.col("errors") > 0).alias("had_error"),
         pl.col("last_ok_pos").is_not_null().alias("succeeded"),
     )
-    frame = frame.with_columns(
-        (~pl.col("reached_next")).alias("dropped"),
-        (
-            pl.col("had_error") & (pl.col("last_ok_pos").fill_null(-1) > pl.col("first_error_pos"))
-        ).alias("recovered"),
-    ).with_columns(
-        # Gave up after the error: never reached the next step after it (a session that got
-        # past the error on a reload but still left at this step gave up too).
-        (
-            pl.col("had_error")
-            & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
-        ).alias("abandoned_after_error"),
-        # Gave up on the error itself: never got past it (no success after it, no next step).
-        (
-            pl.col("had_error")
-            & ~pl.col("recovered")
-            & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
-        ).alias("gave_up"),
-    )
     if branches:
-        other = (
-            steps.filter(pl.col("step").is_in(branches))
-            .group_by("session_id")
-            .agg(pl.col("last_pos").max().alias("branch_last_pos"))
+        frame = frame.filter(
+            pl.col("reached_next")
+            | (pl.col("branch_last_pos").fill_null(-1) <= pl.col("first_pos"))
         )
-        frame = (
-            frame.join(other, on="session_id", how="left")
-            .filter(
-                pl.col("reached_next")
-                | (pl.col("branch_last_pos").fill_null(-1) <= pl.col("first_pos"))
-            )
-            .drop("branch_last_pos")
+    return (
+        frame.drop("branch_last_pos", "came_pos")
+        .with_columns(
+            (~pl.col("reached_next")).alias("dropped"),
+            (
+                pl.col("had_error")
+                & (pl.col("last_ok_pos").fill_null(-1) > pl.col("first_error_pos"))
+            ).alias("recovered"),
         )
-    return frame.join(attributes, on="session_id", how="left")
+        .with_columns(
+            # Gave up after the error: never reached the next step after it (a session that got
+            # past the error on a reload but still left at this step gave up too).
+            (
+                pl.col("had_error")
+                & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
+            ).alias("abandoned_after_error"),
+            # Gave up on the error itself: never got past it (no success after it, no next step).
+            (
+                pl.col("had_error")
+                & ~pl.col("recovered")
+                & (pl.col("next_last_pos").fill_null(-1) < pl.col("first_error_pos"))
+            ).alias("gave_up"),
+        )
+    )
 
 
 def step_stats(steps: pl.DataFrame) -> pl.DataFrame:
