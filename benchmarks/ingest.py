@@ -307,7 +307,7 @@ def main() -> None:
                 raw_rates.append(total / raw_s)
                 e2e_rates.append(total / e2e_s)
                 print(
-                    f"round {round_no}: raw {total / raw_s:>9,.0f} spans/s (lists "
+                    f"round {round_no} (load {os.getloadavg()[0]:.1f}): raw {total / raw_s:>9,.0f} spans/s (lists "
                     f"{total / lists_s:,.0f}, Native {total / native_s:,.0f})   "
                     f"end to end {total / e2e_s:>9,.0f} spans/s   "
                     f"({inserts} inserts, {total / max(inserts, 1):,.0f} rows each; the writer "
@@ -316,6 +316,9 @@ def main() -> None:
                 )
 
     raw, e2e = statistics.median(raw_rates), statistics.median(e2e_rates)
+    # Each round's raw and end-to-end runs are back to back, so their ratio is the figure least
+    # moved by other work on the machine.
+    ratio = statistics.median(e / r for e, r in zip(e2e_rates, raw_rates, strict=True))
     print(
         f"OTLP ingest benchmark: {total:,} spans/round in {n_requests * args.repeat} protobuf "
         f"requests of {args.per_request:,} spans"
@@ -330,10 +333,13 @@ def main() -> None:
     )
     print(f"  raw insert (same rows, straight into the engine): {raw:>10,.0f} spans/s")
     print(f"  end to end (OTLP/HTTP -> committed):             {e2e:>10,.0f} spans/s")
-    verdict = "meets" if e2e >= 0.6 * raw else "misses"
+    verdict = "meets" if ratio >= 0.6 else "misses"
     print(
-        f"  end to end / raw: {e2e / raw:.0%} ({verdict} the 60% target; median of {args.rounds})"
+        f"  end to end / raw: {ratio:.0%} ({verdict} the 60% target; median of {args.rounds} "
+        "rounds' ratios)"
     )
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"  machine load average (1, 5, 15 min) at the end: {load} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
