@@ -11,12 +11,18 @@ the number of themes is chosen from the data: k-means on the first k eigenvector
 range, scored by silhouette (cosine, on the text vectors) on a fixed sample; the smallest k within
 5% of the best score wins, because silhouette keeps creeping up as clusters shrink and a smaller k
 reads better. Deterministic for a seed.
+
+Telemetry links: a ticket that carries a session id is tied to the friction clusters whose
+affected sessions include it. Tickets tied to the same cluster get an edge in the graph (as
+strong as two texts at cosine ``LINK_WEIGHT``): the same suffering, said in different words,
+leans towards one theme; the text still decides for the tickets without a session.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +48,8 @@ NEAR_BEST = 0.95
 CHAR_WEIGHT = 0.5  # characters help with typos; words carry the topic
 MIN_NEIGHBOURS = 5  # graph degree: at least this, log2(n) for large sets (keeps it connected)
 DENSE_EIGEN_BELOW = 500  # tickets: below, a dense eigensolver is faster than ARPACK
+LINK_WEIGHT = 0.5  # edge between tickets from sessions of one friction cluster
+LINK_DEGREE = 10  # each linked ticket is joined to at most 2x this many others of its cluster
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 # Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
 _NOISE = re.compile(r"\{\{.*?\}\}|\[[a-z_ ]+\]|<[a-z_ ]+>")
@@ -81,8 +89,31 @@ def _embed_with(
     return normalize(z)
 
 
-def _knn_graph(z: np.ndarray) -> csr_matrix:
-    """Symmetric k-nearest-neighbour affinity (cosine similarity, kept if either is a neighbour)."""
+def _link_graph(links: Sequence[Collection[str]], n: int) -> csr_matrix:
+    """Edges between tickets that share a link key; large groups as a circulant graph of bounded
+    degree (a clique of thousands of tickets would cost quadratic memory for no extra pull)."""
+    groups: dict[str, list[int]] = {}
+    for i, keys in enumerate(links):
+        for key in keys:
+            groups.setdefault(key, []).append(i)
+    rows: list[int] = []
+    cols: list[int] = []
+    for key in sorted(groups):
+        members = groups[key]
+        m = len(members)
+        for step in range(1, min(LINK_DEGREE, m - 1) + 1):
+            for j, a in enumerate(members):
+                rows.append(a)
+                cols.append(members[(j + step) % m])
+    graph = csr_matrix((np.full(len(rows), LINK_WEIGHT), (rows, cols)), shape=(n, n))
+    graph.sum_duplicates()
+    graph.data[:] = LINK_WEIGHT
+    return graph.maximum(graph.T).tocsr()
+
+
+def _knn_graph(z: np.ndarray, links: Sequence[Collection[str]] | None = None) -> csr_matrix:
+    """Symmetric k-nearest-neighbour affinity (cosine similarity, kept if either is a neighbour),
+    plus the telemetry links between tickets."""
     n = z.shape[0]
     nn = min(n - 1, max(MIN_NEIGHBOURS, round(float(np.log2(n)))))
     dist, idx = NearestNeighbors(n_neighbors=nn + 1, metric="cosine").fit(z).kneighbors(z)
@@ -90,12 +121,17 @@ def _knn_graph(z: np.ndarray) -> csr_matrix:
     sims = np.clip(1.0 - dist[:, 1:], 1e-6, None)
     rows = np.repeat(np.arange(n), nn)
     graph = csr_matrix((sims.ravel(), (rows, idx[:, 1:].ravel())), shape=(n, n))
-    return graph.maximum(graph.T).tocsr()
+    graph = graph.maximum(graph.T)
+    if links is not None and any(links):
+        graph = graph.maximum(_link_graph(links, n))
+    return graph.tocsr()
 
 
-def _spectral_embedding(z: np.ndarray, dims: int, seed: int) -> np.ndarray:
+def _spectral_embedding(
+    z: np.ndarray, dims: int, seed: int, links: Sequence[Collection[str]] | None = None
+) -> np.ndarray:
     """The ``dims`` eigenvectors of the graph's normalised Laplacian with the smallest values."""
-    lap = laplacian(_knn_graph(z), normed=True)
+    lap = laplacian(_knn_graph(z, links), normed=True)
     n = z.shape[0]
     dims = min(dims, n - 1)
     if n < DENSE_EIGEN_BELOW:
@@ -113,8 +149,16 @@ def _candidate_ks(n: int, min_k: int, max_k: int) -> list[int]:
     return ks
 
 
-def cluster_texts(texts: list[str], settings: ThemeSettings) -> ThemeModel:
-    """Cluster texts into themes, choosing the number of themes automatically."""
+def cluster_texts(
+    texts: list[str], settings: ThemeSettings, links: Sequence[Collection[str]] | None = None
+) -> ThemeModel:
+    """Cluster texts into themes, choosing the number of themes automatically.
+
+    ``links``: for each text, keys it shares with other texts outside its words (the friction
+    clusters its session suffered, from `ticket_links`); texts sharing a key lean together.
+    """
+    if links is not None and len(links) != len(texts):
+        raise ValueError(f"links: {len(links)} entries for {len(texts)} texts")
     docs = [_clean(t) for t in texts]
     n = len(docs)
     min_df = 2 if n >= 50 else 1
@@ -137,7 +181,7 @@ def cluster_texts(texts: list[str], settings: ThemeSettings) -> ThemeModel:
     scores: dict[int, float] = {}
     fits: dict[int, np.ndarray] = {}
     ks = [k for k in _candidate_ks(n, settings.min_k, settings.max_k) if k < n]
-    spectral = _spectral_embedding(z, max(ks) + 1, settings.seed) if ks else None
+    spectral = _spectral_embedding(z, max(ks) + 1, settings.seed, links) if ks else None
     for k in ks:
         assert spectral is not None
         u = normalize(spectral[:, :k])
@@ -193,15 +237,38 @@ def _fetch(wh: Warehouse, since: datetime, until: datetime) -> pl.DataFrame:
     return wh.frame(_tickets_sql(wh), {"since": since, "until": until})
 
 
+def ticket_links(
+    session_ids: Sequence[str], affected: Mapping[str, tuple[set[str], set[str]]]
+) -> list[set[str]]:
+    """For each ticket, the friction clusters whose affected sessions include its session.
+
+    Sessions only: a user's other sessions often fall in unrelated clusters, and linking by user
+    made themes worse on the simulator benchmark.
+    """
+    return [
+        {cid for cid, (sessions, _users) in affected.items() if sid in sessions} if sid else set()
+        for sid in session_ids
+    ]
+
+
 def ticket_themes(
-    wh: Warehouse, cfg: AnalysisSettings, since: datetime, until: datetime
+    wh: Warehouse,
+    cfg: AnalysisSettings,
+    since: datetime,
+    until: datetime,
+    affected: Mapping[str, tuple[set[str], set[str]]] | None = None,
 ) -> list[TicketTheme]:
-    """Themes of the support tickets created in [since, until), with the previous window's trend."""
+    """Themes of the support tickets created in [since, until), with the previous window's trend.
+
+    ``affected``: friction cluster id -> (sessions, users) that felt it; tickets from sessions of
+    one cluster lean towards one theme.
+    """
     tickets = _fetch(wh, since, until)
     if tickets.height < cfg.themes.min_tickets:
         return []
     texts = [f"{s}. {b}" for s, b in zip(tickets["subject"], tickets["body"], strict=True)]
-    model = cluster_texts(texts, cfg.themes)
+    links = ticket_links(tickets["session_id"].to_list(), affected) if affected else None
+    model = cluster_texts(texts, cfg.themes, links)
     previous = _fetch(wh, since - (until - since), since)
     prev_counts = np.bincount(
         model.assign([f"{s}. {b}" for s, b in zip(previous["subject"], previous["body"], strict=True)]),

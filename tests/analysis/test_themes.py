@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from analysis.config import ThemeSettings
-from analysis.themes import cluster_texts
+from analysis.themes import cluster_texts, ticket_links
 
 INTENTS = ("cancel_order", "track_refund", "change_shipping_address", "delete_account",
            "newsletter_subscription", "payment_issue")  # fmt: skip
@@ -55,3 +57,36 @@ def test_new_texts_are_assigned_to_the_nearest_theme(shared_data: Path) -> None:
     assigned = model.assign(delete)
     expected = model.labels[[texts.index(t) for t in delete]]
     assert assigned.tolist() == expected.tolist()
+
+
+def test_tickets_from_sessions_of_one_friction_lean_into_one_theme(shared_data: Path) -> None:
+    texts, labels = _bitext(shared_data, per_intent=40)
+    settings = ThemeSettings(seed=3, max_k=12)
+    plain = cluster_texts(texts, settings)
+    # the intent the text alone spreads over the most themes
+    spread = {
+        i: len(set(plain.labels[[labels[j] == i for j in range(len(texts))]])) for i in INTENTS
+    }
+    intent = max(INTENTS, key=lambda i: (spread[i], i))
+    members = [j for j, lab in enumerate(labels) if lab == intent]
+    assert spread[intent] > 1
+    # their sessions all suffered one friction cluster; nobody else's did
+    links = [{"cl-slow_step-x"} if lab == intent else set() for lab in labels]
+    linked = cluster_texts(texts, settings, links)
+    top = Counter(linked.labels[members].tolist()).most_common(1)[0][1]
+    before = Counter(plain.labels[members].tolist()).most_common(1)[0][1]
+    assert top > before and top >= 0.9 * len(members)
+
+
+def test_ticket_links_follow_sessions_not_users() -> None:
+    affected = {
+        "cl-a": ({"s1", "s2"}, {"u1"}),
+        "cl-b": ({"s2", "s3"}, {"u9"}),
+    }
+    links = ticket_links(["s2", "s3", "", "s7"], affected)
+    assert links == [{"cl-a", "cl-b"}, {"cl-b"}, set(), set()]
+
+
+def test_links_must_match_the_texts() -> None:
+    with pytest.raises(ValueError, match="links: 1 entries for 2 texts"):
+        cluster_texts(["a b c", "d e f"], ThemeSettings(), [set()])
