@@ -35,7 +35,6 @@ from analysis.previous import previous_window_candidates
 from analysis.segments import in_segment
 from analysis.selection import (
     adjust,
-    concentrated,
     error_verdict,
     mean_test,
     passes,
@@ -176,8 +175,6 @@ def find_frictions(
                        attributes, alpha=cfg.fdr, min_effect=cfg.min_attempts_effect,
                        min_sessions=min_n, relative=True)  # fmt: skip
         elif c.kind == "error_abandon" and found_tf is not None:
-            # Errors up for everyone only because one segment fails: report the segment.
-            c = concentrated(c, passing, found_tf, alpha=cfg.fdr, min_effect=cfg.min_rate_effect)
             if c.segment:
                 c = refine(c, found_tf, rate_test("had_error", min_n), attributes, alpha=cfg.fdr,
                            min_effect=cfg.min_rate_effect, min_sessions=min_n,
