@@ -244,6 +244,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from ingest.decode_workers import usable_cores
     from ingest.otlp_decode import TRACE_COLUMNS, decode_traces_protobuf
     from server.runtime import start_server
     from settings import load_settings
@@ -326,7 +327,7 @@ def main() -> None:
     senders = args.clients * args.senders
     gz = "on" if args.gzip else "off"
     where = "threads" if args.decode_in_threads else "worker processes"
-    workers = args.decode_workers or os.cpu_count()
+    workers = args.decode_workers or usable_cores()
     print(
         f"  ({mb:.1f} MB; {senders} concurrent senders in {args.clients} processes; gzip {gz}; "
         f"decoding in {workers} {where})"

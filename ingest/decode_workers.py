@@ -98,6 +98,14 @@ def _decode_in_worker(
 # -- in the server ---------------------------------------------------------------------------
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 2
+
+
 def column_types(warehouse: Warehouse, table: str) -> ColumnTypes:
     """``{column: type}`` of a telemetry table, for the columns the decoders fill."""
     existing = warehouse.columns(table)
@@ -115,7 +123,7 @@ class OtlpDecoders:
     def __init__(self, warehouse: Warehouse, settings: IngestSettings) -> None:
         self.warehouse = warehouse
         self.settings = settings
-        self.workers = settings.decode_workers or os.cpu_count() or 2
+        self.workers = settings.decode_workers or usable_cores()
         self.in_processes = settings.decode_processes
         self._lock = threading.Lock()
         # Per table: read on its first request, forgotten when an insert into it fails.
