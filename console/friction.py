@@ -18,7 +18,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from analysis.flows import Flow, declared_flows, discover_flows
+from analysis.flows import (
+    Flow,
+    came_from,
+    declared_flows,
+    discover_flows,
+    flow_transitions,
+    siblings,
+)
 from analysis.models import Cluster
 from analysis.sessions import discover_attributes, fetch_sessions
 from analysis.steps import events, session_steps, transition_frame
@@ -125,23 +132,34 @@ class FrictionExplorer:
 
 
 def funnel_rows(data: SessionData, flow: Flow, segment: dict[str, str]) -> list[StepRow]:
-    """Sessions reaching each step of ``flow`` and leaving there, for one segment (or all)."""
+    """Sessions reaching each step of ``flow`` and leaving there, for one segment (or all).
+
+    The populations are the friction analysis's (`analysis.engine.find_frictions`): at each
+    step, the sessions that came by the flow's path (`analysis.flows.came_from`), less those
+    that went on to another flow's next step (`analysis.flows.siblings`), so a drop-off here is
+    the figure its cluster states. The goal row counts the sessions that went on to the goal.
+    """
     if data.sessions.height == 0:
         return []
     attrs = data.sessions.select("session_id", *data.attributes)
-    if segment:
-        for key, value in segment.items():
-            attrs = attrs.filter(pl.col(key) == value)
+    for key, value in segment.items():
+        attrs = attrs.filter(pl.col(key) == value)
+    units = flow_transitions(data.flows)
     rows: list[StepRow] = []
     for step, nxt in flow.transitions():
-        tf = transition_frame(data.steps, attrs, step, nxt)
+        tf = transition_frame(
+            data.steps,
+            attrs,
+            step,
+            nxt,
+            siblings(units, step, nxt),
+            came_from(data.flows, step, nxt),
+        )
         if segment:
             tf = tf.join(attrs.select("session_id"), on="session_id", how="semi")
         rows.append(StepRow(step, tf.height, int(tf["dropped"].sum()) if tf.height else 0))
-    goal_sessions = data.steps.filter(pl.col("step") == flow.goal).join(
-        attrs.select("session_id"), on="session_id", how="semi"
-    )
-    rows.append(StepRow(flow.goal, goal_sessions.height, 0))
+    last = rows[-1] if rows else None
+    rows.append(StepRow(flow.goal, last.reached - last.dropped if last else 0, 0))
     return rows
 
 
