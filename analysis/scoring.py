@@ -36,7 +36,6 @@ class Match:
     value: float | None = None
     error: float | None = None  # absolute (rates) or relative (latency, attempts)
     within_tolerance: bool = False
-    comparable: bool = True  # False: the truth counts only one flow's sessions at a shared step
 
 
 @dataclass
@@ -56,18 +55,10 @@ class Score:
         return sum(1 for m in self.matches if m.within_tolerance)
 
     @property
-    def comparable(self) -> int:
-        return sum(1 for m in self.matches if m.comparable)
-
-    @property
-    def within_comparable(self) -> int:
-        return sum(1 for m in self.matches if m.comparable and m.within_tolerance)
-
-    @property
     def ok(self) -> bool:
         return (
             self.found == len(self.matches)
-            and self.within_comparable == self.comparable
+            and self.within == len(self.matches)
             and len(self.unexpected) <= 1
         )
 
@@ -76,16 +67,7 @@ def _relative(kind: str) -> bool:
     return kind in ("retry", "slow_step")
 
 
-def flow_shared(truth: Any, flows: dict[str, list[str]]) -> bool:
-    """Whether a drop-off style truth is measured on one flow's sessions at a step that other
-    flows' sessions also reach: the data cannot tell which flow a session meant to follow, so
-    the observable rate mixes them (the effect is then not comparable)."""
-    if truth.kind not in ("dropoff", "error_abandon"):
-        return False
-    return any(truth.step in steps for name, steps in flows.items() if name != truth.flow)
-
-
-def matches_truth(cluster: Cluster, truth: Any, shared: bool = False) -> bool:
+def matches_truth(cluster: Cluster, truth: Any) -> bool:
     """Same kind, step and sessions as the injected friction."""
     if cluster.kind != truth.kind or cluster.step != truth.step:
         return False
@@ -95,11 +77,7 @@ def matches_truth(cluster: Cluster, truth: Any, shared: bool = False) -> bool:
     if not truth.segment and cluster.segment:
         return False
     expected = truth.affected_sessions
-    return (
-        shared
-        or not expected
-        or abs(cluster.affected_sessions - expected) <= max(0.1 * expected, 3)
-    )
+    return not expected or abs(cluster.affected_sessions - expected) <= max(0.1 * expected, 3)
 
 
 def score(clusters: list[Cluster], manifest: Any) -> Score:
@@ -109,10 +87,8 @@ def score(clusters: list[Cluster], manifest: Any) -> Score:
     for truth in manifest.frictions:
         observed = truth.observed_value if truth.observed_value is not None else truth.value
         m = Match(truth.id, truth.kind, truth.step, dict(truth.segment), observed)
-        shared = flow_shared(truth, getattr(manifest, "flows", {}) or {})
-        m.comparable = not shared
         for c in clusters:
-            if c.id not in used and matches_truth(c, truth, shared):
+            if c.id not in used and matches_truth(c, truth):
                 used.add(c.id)
                 m.cluster_id, m.value = c.id, c.value
                 if _relative(truth.kind):
