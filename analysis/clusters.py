@@ -326,6 +326,17 @@ def build_cluster(ctx: FrictionContext, c: Candidate, extra: dict[str, float]) -
                          summary="Attribute values over-represented among affected sessions.",
                          values={f"{s.attribute}={s.value}": s.lift for s in shares[:8]})
         )  # fmt: skip
+    if "folded_dropoff_rate" in extra:
+        # The segment's sessions without an error leave more too: the same problem, told once.
+        evidence.append(
+            EvidenceItem(id="ev-dropoff", kind="rate",
+                         summary=(f"{_pct(extra['folded_dropoff_rate'])} of the segment's sessions "
+                                  f"without an error at {c.step} also leave before {c.next_step}, "
+                                  f"against {_pct(extra['folded_dropoff_baseline'])} of other "
+                                  "sessions without an error."),
+                         values={k: values[k] for k in ("folded_dropoff_rate",
+                                 "folded_dropoff_baseline", "folded_dropoff_sessions")})
+        )  # fmt: skip
     if trend is not None:
         evidence.append(
             EvidenceItem(id="ev-trend", kind="trend",

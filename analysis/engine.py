@@ -35,7 +35,9 @@ from analysis.previous import previous_window_candidates
 from analysis.segments import in_segment
 from analysis.selection import (
     adjust,
+    concentrated,
     error_verdict,
+    fold_dropoffs,
     mean_test,
     passes,
     rate_test,
@@ -134,10 +136,10 @@ def find_frictions(
             continue
         frames[(unit[0], unit[1])] = tf
         if unit[1]:
-            candidates += dropoff_candidates(tf, unit, attributes, min_n)
+            candidates += dropoff_candidates(tf, unit, attributes, min_n, cfg.min_rate_effect)
         elsewhere = stats.filter(pl.col("step").is_in(flow_steps) & (pl.col("step") != unit[0]))
         other = (int(elsewhere["error_sessions"].sum()), int(elsewhere["sessions"].sum()))
-        candidates += error_candidates(tf, unit, attributes, min_n, other)
+        candidates += error_candidates(tf, unit, attributes, min_n, other, cfg.min_rate_effect)
     for step, unit in _step_owners(units + goal_units).items():
         # Retries belong to the step whatever flow a session follows: every session there.
         sf = frames.get((step, ""))
@@ -146,14 +148,17 @@ def find_frictions(
         if sf.height < 2 * min_n:
             continue
         frames[(step, "")] = sf
-        candidates += retry_candidates(sf, (step, "", unit[2], unit[3]), attributes, min_n)
+        candidates += retry_candidates(sf, (step, "", unit[2], unit[3]), attributes, min_n,
+                                       cfg.min_attempts_effect)  # fmt: skip
     ev_attrs = ev.join(attr_frame, on="session_id", how="left")
-    candidates += slow_candidates(ev_attrs, units, attributes, min_n)
+    candidates += slow_candidates(ev_attrs, units, attributes, min_n, cfg.min_relative_effect)
     if previous is not None:
         branch_map = {(u[0], u[1]): siblings(units, u[0], u[1]) for u in units}
         entry_map = {(u[0], u[1]): came_from(flows, u[0], u[1]) for u in units}
-        candidates += previous_window_candidates(previous, frames, ev, units, branch_map, min_n,
-                                                 entry_map)  # fmt: skip
+        candidates += previous_window_candidates(
+            previous, frames, ev, units, branch_map, min_n, entry_map,
+            rate_margin=cfg.min_rate_effect, relative_margin=cfg.min_relative_effect,
+        )  # fmt: skip
     if not candidates:
         return Findings(flows, [], 0, frames, ev_attrs, units)
     adjust(candidates)
@@ -175,6 +180,8 @@ def find_frictions(
                        attributes, alpha=cfg.fdr, min_effect=cfg.min_attempts_effect,
                        min_sessions=min_n, relative=True)  # fmt: skip
         elif c.kind == "error_abandon" and found_tf is not None:
+            # Errors up for everyone only because one segment fails: report the segment.
+            c = concentrated(c, passing, found_tf, alpha=cfg.fdr, min_effect=cfg.min_rate_effect)
             if c.segment:
                 c = refine(c, found_tf, rate_test("had_error", min_n), attributes, alpha=cfg.fdr,
                            min_effect=cfg.min_rate_effect, min_sessions=min_n,
@@ -191,7 +198,7 @@ def find_frictions(
             else:
                 extra["resolves_on_reload"] = 1.0 if verdict == "reload" else 0.0
         findings.append((c, extra))
-    findings = _one_cause_per_step(findings, frames)
+    findings = fold_dropoffs(_one_cause_per_step(findings, frames), frames)
     return Findings(flows, findings, len(candidates), frames, ev_attrs, units, stats)
 
 

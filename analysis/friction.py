@@ -78,43 +78,47 @@ def _from_tests(
 
 
 def dropoff_candidates(
-    tf: pl.DataFrame, unit: tuple[str, str, str, str], attributes: list[str], min_n: int
-) -> list[Candidate]:
-    """Segments that leave after the step more often (among sessions without an error there)."""
+    tf: pl.DataFrame, unit: tuple[str, str, str, str], attributes: list[str], min_n: int,
+    margin: float = 0.0,
+) -> list[Candidate]:  # fmt: skip
+    """Segments that leave after the step more often, by more than ``margin`` (among sessions
+    without an error there)."""
     clean = tf.filter(~pl.col("had_error"))
     return _from_tests(
-        rate_tests(clean, "dropped", attributes, min_n), "dropoff", "dropoff_rate", unit,
+        rate_tests(clean, "dropped", attributes, min_n, margin), "dropoff", "dropoff_rate", unit,
         relative=False,
     )  # fmt: skip
 
 
 def retry_candidates(
-    tf: pl.DataFrame, unit: tuple[str, str, str, str], attributes: list[str], min_n: int
-) -> list[Candidate]:
-    """Segments that need more attempts at the step before it works."""
+    tf: pl.DataFrame, unit: tuple[str, str, str, str], attributes: list[str], min_n: int,
+    margin: float = 0.0,
+) -> list[Candidate]:  # fmt: skip
+    """Segments that need more attempts at the step before it works (more than ``1 + margin``
+    times as many)."""
     done = tf.filter(pl.col("succeeded"))
     return _from_tests(
-        mean_tests(done, "attempts", attributes, min_n), "retry", "attempts_per_success", unit,
-        relative=True,
+        mean_tests(done, "attempts", attributes, min_n, margin), "retry", "attempts_per_success",
+        unit, relative=True,
     )  # fmt: skip
 
 
 def error_candidates(
     tf: pl.DataFrame, unit: tuple[str, str, str, str], attributes: list[str], min_n: int,
-    other_steps: tuple[int, int],
+    other_steps: tuple[int, int], margin: float = 0.0,
 ) -> list[Candidate]:  # fmt: skip
     """Segments where errors at the step concentrate; and, for everyone, whether sessions hit
     errors at this step more often than at the flows' other steps (``other_steps`` = (session
-    steps with an error, session steps) elsewhere)."""
+    steps with an error, session steps) elsewhere); by more than ``margin`` (rate points)."""
     found = _from_tests(
-        rate_tests(tf, "had_error", attributes, min_n), "error_abandon", "error_rate", unit,
-        relative=False,
+        rate_tests(tf, "had_error", attributes, min_n, margin), "error_abandon", "error_rate",
+        unit, relative=False,
     )  # fmt: skip
     x1, n1 = int(tf["had_error"].sum()), tf.height
     x2, n2 = other_steps
     if x1 >= min_n and n2 > 0:
         p = float(two_proportion_greater(np.array([x1]), np.array([n1]), np.array([x2]),
-                                         np.array([n2]))[0])  # fmt: skip
+                                         np.array([n2]), margin)[0])  # fmt: skip
         step, next_step, flow, goal = unit
         found.append(
             Candidate("error_abandon", flow, step, next_step, goal, {}, "error_rate", x1 / n1,
@@ -132,14 +136,17 @@ def _hist_quantile(hist: np.ndarray, q: float) -> float:
 
 
 def slow_candidates(
-    ev: pl.DataFrame, units: list[tuple[str, str, str, str]], attributes: list[str], min_n: int
-) -> list[Candidate]:
+    ev: pl.DataFrame, units: list[tuple[str, str, str, str]], attributes: list[str], min_n: int,
+    margin: float = 0.0,
+) -> list[Candidate]:  # fmt: skip
     """Segments for which a step is slower than the same segment is on other steps.
 
     Latencies are binned on a 2% log scale per (step, attribute value); the test is a
     Mann-Whitney U computed from the histograms after dividing the segment's latencies by its
-    typical slowness (median ratio over the other steps), so it is cheap at any volume.
+    typical slowness (median ratio over the other steps) and by ``1 + margin`` (the smallest
+    slowdown worth reporting), so it is cheap at any volume.
     """
+    margin_bins = round(math.log1p(margin) / LOG_BIN)
     steps = sorted({u[0] for u in units} | {u[1] for u in units})
     owner: dict[str, tuple[str, str, str, str]] = {}
     for u in units:
@@ -183,7 +190,7 @@ def slow_candidates(
                     continue
                 others = [log_ratio[o, v] for o in range(len(steps)) if o != s and enough[o, v]]
                 ref = float(np.median(others)) if others else 0.0
-                shift = round(ref / LOG_BIN)
+                shift = round(ref / LOG_BIN) + margin_bins
                 seg = np.roll(hist[s, v], -shift) if shift else hist[s, v]
                 if shift > 0:
                     seg[-shift:] = 0

@@ -26,12 +26,17 @@ def previous_window_candidates(
     branches: dict[tuple[str, str], list[str]],
     min_n: int,
     came_from: dict[tuple[str, str], list[str]] | None = None,
+    *,
+    rate_margin: float = 0.0,
+    relative_margin: float = 0.0,
 ) -> list[Candidate]:
     """Drop-off and p75 latency of each flow step for everyone, now against the previous window.
 
     ``previous`` is the previous window's session frame; ``frames`` the current transition
     frames, whose populations ``branches`` and ``came_from`` give per transition; the drop-off
-    test uses sessions without an error at the step (as the segment test).
+    test uses sessions without an error at the step (as the segment test). As the segment
+    tests, they test for more than the smallest effect worth reporting: ``rate_margin`` more
+    drop-off, latencies more than ``1 + relative_margin`` times the previous window's.
     """
     if previous.height == 0:
         return []
@@ -51,7 +56,7 @@ def previous_window_candidates(
             continue
         x1, n1, x2, n2 = int(a["dropped"].sum()), a.height, int(b["dropped"].sum()), b.height
         p = float(two_proportion_greater(np.array([x1]), np.array([n1]), np.array([x2]),
-                                         np.array([n2]))[0])  # fmt: skip
+                                         np.array([n2]), rate_margin)[0])  # fmt: skip
         value, baseline = share(now["dropped"]), share(before["dropped"])
         out.append(
             Candidate("dropoff", flow, step, next_step, goal, {}, "dropoff_rate", value, baseline,
@@ -83,7 +88,8 @@ def previous_window_candidates(
         )
         out.append(
             Candidate("slow_step", flow, step, next_step, goal, {}, "p75_ms", q_now, q_prev,
-                      d_now.size, d_prev.size, q_now / q_prev - 1, mann_whitney_greater(a_s, b_s),
+                      d_now.size, d_prev.size, q_now / q_prev - 1,
+                      mann_whitney_greater(a_s / (1 + relative_margin), b_s),
                       extra={"previous_window": 1.0})
         )  # fmt: skip
     return out

@@ -50,9 +50,10 @@ def _value_counts(frame: pl.DataFrame, attribute: str, outcome: str) -> pl.DataF
 
 
 def rate_tests(
-    frame: pl.DataFrame, outcome: str, attributes: list[str], min_n: int
+    frame: pl.DataFrame, outcome: str, attributes: list[str], min_n: int, margin: float = 0.0
 ) -> list[SegmentTest]:
-    """Is ``outcome`` (bool) more frequent in the segment than outside it?"""
+    """Is ``outcome`` (bool) more frequent in the segment than outside it, by more than
+    ``margin`` (absolute, see `analysis.stats.two_proportion_greater`)?"""
     total_n = frame.height
     total_x = float(frame[outcome].sum()) if total_n else 0.0
     out: list[SegmentTest] = []
@@ -67,7 +68,7 @@ def rate_tests(
         if not keep.any():
             continue
         p = np.ones_like(n)
-        p[keep] = two_proportion_greater(x[keep], n[keep], x_out[keep], n_out[keep])
+        p[keep] = two_proportion_greater(x[keep], n[keep], x_out[keep], n_out[keep], margin)
         for i in np.flatnonzero(keep):
             out.append(
                 SegmentTest(
@@ -86,9 +87,11 @@ def rate_tests(
 
 
 def mean_tests(
-    frame: pl.DataFrame, measure: str, attributes: list[str], min_n: int
+    frame: pl.DataFrame, measure: str, attributes: list[str], min_n: int, margin: float = 0.0
 ) -> list[SegmentTest]:
-    """Is the mean of ``measure`` larger in the segment than outside it? (Welch, one-sided)."""
+    """Is the mean of ``measure`` larger in the segment than outside it, by more than the
+    relative ``margin`` (H1: mean_in > (1 + margin) * mean_out)? Welch, one-sided: the rest's
+    mean is scaled, and so is its variance."""
     total_n = frame.height
     if total_n == 0:
         return []
@@ -105,15 +108,14 @@ def mean_tests(
             m1, m2 = s[i] / n[i], s2[i] / n2[i]
             v1 = max((ss[i] - n[i] * m1 * m1) / (n[i] - 1), 0.0)
             v2 = max((ss2[i] - n2[i] * m2 * m2) / (n2[i] - 1), 0.0)
-            se = float(np.sqrt(v1 / n[i] + v2 / n2[i]))
+            k = 1.0 + margin
+            a, b = v1 / n[i], k * k * v2 / n2[i]
+            se = float(np.sqrt(a + b))
             if se == 0:
-                p = 0.0 if m1 > m2 else 1.0
+                p = 0.0 if m1 > k * m2 else 1.0
             else:
-                df = (v1 / n[i] + v2 / n2[i]) ** 2 / (
-                    (v1 / n[i]) ** 2 / max(n[i] - 1, 1) + (v2 / n2[i]) ** 2 / max(n2[i] - 1, 1)
-                    or 1.0
-                )
-                p = float(sps.t.sf((m1 - m2) / se, df))
+                df = (a + b) ** 2 / (a**2 / max(n[i] - 1, 1) + b**2 / max(n2[i] - 1, 1) or 1.0)
+                p = float(sps.t.sf((m1 - k * m2) / se, df))
             out.append(
                 SegmentTest(
                     attribute,

@@ -142,3 +142,89 @@ def error_verdict(
     if multi < MULTI_FAIL_SHARE:
         return "reload", numbers
     return "retry", numbers
+
+
+def concentrated(
+    c: Candidate,
+    passing: list[Candidate],
+    frame: pl.DataFrame,
+    *,
+    alpha: float,
+    min_effect: float,
+) -> Candidate:
+    """The segment an everyone-level error finding owes its significance to, if there is one.
+
+    Errors at a step for everyone are compared with the flows' other steps; when they
+    concentrate in one segment (US sessions fail at ``/verify``), the whole step's rate is up
+    only because of it. For each passing segment finding of the same key (strongest first), the
+    sessions *outside* the segment are tested against the same baseline: if they show no
+    significant, large enough excess, the segment is the finding. Otherwise the step fails for
+    everyone and ``c`` stands.
+    """
+    if c.segment or c.kind != "error_abandon":
+        return c
+    rivals = sorted(
+        (s for s in passing if s.key == c.key and s.segment and s.metric == c.metric),
+        key=_rank_key,
+    )
+    x2, n2 = round(c.baseline * c.n_out), c.n_out
+    for s in rivals:
+        outside = frame.filter(~in_segment(s.segment))
+        x1, n1 = int(outside["had_error"].sum()), outside.height
+        if n1 == 0:
+            continue
+        p = float(
+            two_proportion_greater(np.array([x1]), np.array([n1]), np.array([x2]), np.array([n2]))[
+                0
+            ]
+        )
+        if p > alpha or x1 / n1 - x2 / n2 < min_effect:
+            return s
+    return c
+
+
+def fold_dropoffs(
+    findings: list[tuple[Candidate, dict[str, float]]], frames: dict[tuple[str, str], pl.DataFrame]
+) -> list[tuple[Candidate, dict[str, float]]]:
+    """A drop-off that an error finding at the same transition and segment explains is folded
+    into it: reported once, with the drop-off's numbers added to the error finding's.
+
+    Sessions that hit an error are left out of the drop-off test, yet the segment's error-free
+    sessions can leave more too (a failure the telemetry does not show as an error, a user who
+    saw it fail for someone else): one problem, not two.
+    """
+    errors = [(c, extra) for c, extra in findings if c.kind == "error_abandon"]
+    kept: list[tuple[Candidate, dict[str, float]]] = []
+    for c, extra in findings:
+        if c.kind == "dropoff" and c.segment:
+            frame = frames.get((c.step, c.next_step))
+            host = next(
+                (
+                    (e, e_extra)
+                    for e, e_extra in errors
+                    if e.step == c.step
+                    and e.next_step == c.next_step
+                    and e.segment
+                    and frame is not None
+                    and overlaps(frame, e.segment, c.segment)
+                ),
+                None,
+            )
+            if host is not None:
+                host[1].update(
+                    folded_dropoff_rate=c.value,
+                    folded_dropoff_baseline=c.baseline,
+                    folded_dropoff_sessions=c.n_in,
+                    folded_dropoff_q=c.q,
+                )
+                continue
+        kept.append((c, extra))
+    return kept
+
+
+def overlaps(frame: pl.DataFrame, a: dict[str, str], b: dict[str, str]) -> bool:
+    """Whether most sessions of the smaller of two segments are in the other one too."""
+    ia = frame.select(in_segment(a)).to_series()
+    ib = frame.select(in_segment(b)).to_series()
+    inter = int((ia & ib).sum())
+    return inter > 0.5 * min(int(ia.sum()), int(ib.sum()))

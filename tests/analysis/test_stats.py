@@ -70,3 +70,25 @@ def test_confidence_label() -> None:
     assert confidence_label(1e-9, 500, 30) == "high"
     assert confidence_label(1e-3, 40, 30) == "medium"
     assert confidence_label(0.02, 40, 30) == "low"
+
+
+def test_a_margin_tests_for_more_than_the_smallest_effect_worth_reporting() -> None:
+    one = np.array
+    # 2 points more on 200,000 sessions each: overwhelming against 0, nothing against 3 points.
+    plain = two_proportion_greater(one([22_000]), one([200_000]), one([18_000]), one([200_000]))
+    margin = two_proportion_greater(
+        one([22_000]), one([200_000]), one([18_000]), one([200_000]), 0.03
+    )
+    assert plain[0] < 1e-50 and margin[0] > 0.99
+    # 12 points more on 187 sessions against 1,600: significant against 0, weak against 3.
+    small = (one([57]), one([187]), one([295]), one([1623]))
+    assert two_proportion_greater(small[0], small[1], small[2], small[3])[0] < 1e-4
+    assert 1e-3 < two_proportion_greater(small[0], small[1], small[2], small[3], 0.03)[0] < 1e-2
+    # A large effect stays significant; a margin never makes a test more significant.
+    assert two_proportion_greater(one([120]), one([200]), one([40]), one([200]), 0.03)[0] < 1e-9
+    rng = np.random.default_rng(1)
+    n1, n2 = rng.integers(1, 400, 200), rng.integers(1, 400, 200)
+    x1, x2 = rng.integers(0, n1 + 1), rng.integers(0, n2 + 1)
+    assert np.all(
+        two_proportion_greater(x1, n1, x2, n2, 0.03) >= two_proportion_greater(x1, n1, x2, n2)
+    )
