@@ -32,13 +32,13 @@ from analysis.friction import (
 )
 from analysis.models import Cluster, TicketTheme
 from analysis.previous import previous_window_candidates
-from analysis.segments import in_segment
 from analysis.selection import (
     adjust,
     concentrated,
     error_verdict,
     fold_dropoffs,
     mean_test,
+    overlaps,
     passes,
     rate_test,
     refine,
@@ -223,18 +223,11 @@ def _one_cause_per_step(
             c.kind == "retry"
             and err is not None
             and tf is not None
-            and _overlaps(tf, err.segment, c.segment)
+            and overlaps(tf, err.segment, c.segment)
         ):
             continue
         kept.append((c, extra))
     return kept
-
-
-def _overlaps(frame: pl.DataFrame, a: dict[str, str], b: dict[str, str]) -> bool:
-    ia = frame.select(in_segment(a)).to_series()
-    ib = frame.select(in_segment(b)).to_series()
-    inter = int((ia & ib).sum())
-    return inter > 0.5 * min(int(ia.sum()), int(ib.sum()))
 
 
 def analyse(
