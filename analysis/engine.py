@@ -14,7 +14,7 @@ import polars as pl
 
 from analysis.clusters import FrictionContext, build_cluster, rank_clusters
 from analysis.config import AnalysisSettings
-from analysis.error_groups import error_group_clusters, link_errors
+from analysis.error_groups import error_group_clusters, error_group_reach, link_errors
 from analysis.flows import (
     Flow,
     came_from,
@@ -264,7 +264,11 @@ def analyse(
     clusters = [build_cluster(ctx, c, extra) for c, extra in found.findings]
     lap("evidence")
     error_words = link_errors(wh, clusters, ctx.error_traces, since, until)
-    clusters += error_group_clusters(wh, cfg, since, until)
+    groups = error_group_clusters(wh, cfg, since, until)
+    reach, group_words = error_group_reach(wh, groups, since, until)
+    ctx.affected.update(reach)
+    error_words.update(group_words)
+    clusters += groups
     lap("error_groups")
     themes = ticket_themes(wh, cfg, since, until, ctx.affected)
     link_themes(themes, clusters, ctx.affected, error_words)

@@ -153,6 +153,36 @@ def error_group_clusters(
     return clusters
 
 
+def error_group_reach(
+    wh: Warehouse, clusters: list[Cluster], since: datetime, until: datetime
+) -> tuple[dict[str, tuple[set[str], set[str]]], dict[str, set[str]]]:
+    """Who each ``error_group`` cluster hit, and the words of its error.
+
+    Returns cluster id -> (sessions, users) that hit the fingerprint in [since, until), and
+    cluster id -> words of its exception type, message and culprit: what support tickets about
+    that error share with it (ticket themes link to error groups through both).
+    """
+    by_fp = {c.linked_error_fingerprints[0]: c.id for c in clusters
+             if c.kind == "error_group" and c.linked_error_fingerprints}  # fmt: skip
+    if not by_fp:
+        return {}, {}
+    rows = wh.rows(
+        f"SELECT Fingerprint, groupUniqArrayIf(SessionId, SessionId != ''), "
+        f"groupUniqArrayIf(UserId, UserId != ''), any(ExceptionType), any(ExceptionMessage), "
+        f"any(Culprit) FROM {wh.table('andon_errors')} "
+        "WHERE Timestamp >= {since:DateTime64(9)} AND Timestamp < {until:DateTime64(9)} "
+        "AND Fingerprint IN {fps:Array(String)} GROUP BY Fingerprint",
+        {"since": since, "until": until, "fps": sorted(by_fp)},
+    )
+    reach: dict[str, tuple[set[str], set[str]]] = {}
+    words: dict[str, set[str]] = {}
+    for fp, sessions, users, etype, message, culprit in rows:
+        cid = by_fp[fp]
+        reach[cid] = (set(sessions), set(users))
+        words[cid] = {w.lower() for w in _split_words(f"{etype} {message} {culprit}")}
+    return reach, words
+
+
 def link_errors(
     wh: Warehouse,
     clusters: list[Cluster],
