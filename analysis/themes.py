@@ -1,7 +1,8 @@
 """Support-ticket themes: text clustering with scikit-learn, labels, trend, links to clusters.
 
-Representation: TF-IDF over words (1-2 grams) and characters (3-5 grams, robust to typos),
-reduced with LSA (TruncatedSVD) and L2-normalised.
+Representation: words are stemmed (Snowball), so "fails", "failing" and "failed" are one term;
+TF-IDF over words (1-2 grams) and characters (3-5 grams, robust to typos), reduced with LSA
+(TruncatedSVD) and L2-normalised. Labels show the words customers wrote, not the stems.
 
 Grouping: spectral clustering over a k-nearest-neighbour graph of the tickets (cosine). A theme
 worded in several ways (customers describing one outage as "timing out", "broken", "errors since
@@ -22,19 +23,22 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
+import snowballstemmer
 from scipy.linalg import eigh
 from scipy.sparse import csr_matrix, hstack
 from scipy.sparse.csgraph import laplacian
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import silhouette_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import normalize
@@ -51,8 +55,10 @@ DENSE_EIGEN_BELOW = 500  # tickets: below, a dense eigensolver is faster than AR
 LINK_WEIGHT = 0.5  # edge between tickets from sessions of one friction cluster
 LINK_DEGREE = 10  # each linked ticket is joined to at most 2x this many others of its cluster
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
+_WORD = re.compile(r"(?u)\b[a-z][a-z0-9]+\b")  # what the word vectorizer counts
 # Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
 _NOISE = re.compile(r"\{\{.*?\}\}|\[[a-z_ ]+\]|<[a-z_ ]+>")
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 @dataclass
@@ -76,8 +82,31 @@ class ThemeModel:
         return np.asarray((z @ self.centroids.T).argmax(axis=1)).ravel()
 
 
-def _clean(text: str) -> str:
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+# The stop list stemmed like the texts, so "because" still goes once it reads "becaus".
+_STOP_STEMS = sorted({_stem(w) for w in ENGLISH_STOP_WORDS})
+
+
+def _lower(text: str) -> str:
     return _NOISE.sub(" ", text.lower())
+
+
+def _clean(text: str) -> str:
+    """Lower case, placeholders out, every word stemmed: what both vectorizers read."""
+    return _WORD.sub(lambda m: _stem(m.group(0)), _lower(text))
+
+
+def _surface_forms(texts: Sequence[str]) -> dict[str, str]:
+    """Each stem's most frequent written word, to label themes in customers' words."""
+    counts: dict[str, Counter[str]] = {}
+    for text in texts:
+        for word in _WORD.findall(_lower(text)):
+            counts.setdefault(_stem(word), Counter())[word] += 1
+    return {stem: c.most_common(1)[0][0] for stem, c in counts.items()}
 
 
 def _embed_with(
@@ -163,7 +192,7 @@ def cluster_texts(
     n = len(docs)
     min_df = 2 if n >= 50 else 1
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df,
-                            stop_words="english", token_pattern=r"(?u)\b[a-z][a-z0-9]+\b")  # fmt: skip
+                            stop_words=_STOP_STEMS, token_pattern=_WORD.pattern)  # fmt: skip
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                             min_df=min_df + 1)  # fmt: skip
     xw = words.fit_transform(docs)
@@ -201,7 +230,10 @@ def cluster_texts(
         k = int(labels.max()) + 1
     # Centroids in text space: new tickets (the previous window) go to the nearest theme.
     centroids = normalize(np.vstack([z[labels == c].mean(axis=0) for c in range(k)]))
-    terms = np.asarray(words.get_feature_names_out())
+    surface = _surface_forms(texts)
+    terms = np.asarray(
+        [" ".join(surface.get(w, w) for w in t.split()) for t in words.get_feature_names_out()]
+    )
     top_terms, reps = [], []
     overall = np.asarray(xw.mean(axis=0)).ravel()
     for c in range(k):

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from analysis.config import ThemeSettings
-from analysis.themes import cluster_texts, ticket_links
+from analysis.themes import _clean, cluster_texts, ticket_links
 
 INTENTS = ("cancel_order", "track_refund", "change_shipping_address", "delete_account",
            "newsletter_subscription", "payment_issue")  # fmt: skip
@@ -90,3 +90,17 @@ def test_ticket_links_follow_sessions_not_users() -> None:
 def test_links_must_match_the_texts() -> None:
     with pytest.raises(ValueError, match="links: 1 entries for 2 texts"):
         cluster_texts(["a b c", "d e f"], ThemeSettings(), [set()])
+
+
+def test_word_forms_are_one_term_and_labels_read_as_written(shared_data: Path) -> None:
+    texts, _ = _bitext(shared_data, per_intent=40)
+    model = cluster_texts(texts, ThemeSettings(seed=7, max_k=10))
+    words, _, _ = model.vectorizers
+    # "cancel", "cancelling" and "cancelled" count as one term
+    analyse = words.build_analyzer()
+    assert set(analyse(_clean("cancel cancelling cancelled"))) == {"cancel", "cancel cancel"}
+    # labels are words the customers wrote, not stems ("cancel order", never "cancel ord")
+    written = {w for t in texts for w in t.lower().replace("'", " ").split()}
+    for c in range(model.k):
+        for term in model.top_terms[c]:
+            assert all(word in written for word in term.split()), (term, model.top_terms[c])
