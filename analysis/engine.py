@@ -266,12 +266,12 @@ def analyse(
     error_words = link_errors(wh, clusters, ctx.error_traces, since, until)
     groups = error_group_clusters(wh, cfg, since, until)
     reach, group_words = error_group_reach(wh, groups, since, until)
-    ctx.affected.update(reach)
-    error_words.update(group_words)
     clusters += groups
     lap("error_groups")
+    # Friction clusters shape the themes; error groups only link to them (a regressed error can
+    # reach most sessions, and would join tickets on unrelated topics).
     themes = ticket_themes(wh, cfg, since, until, ctx.affected)
-    link_themes(themes, clusters, ctx.affected, error_words)
+    link_themes(themes, clusters, {**ctx.affected, **reach}, {**error_words, **group_words})
     clusters += theme_clusters(themes, cfg)
     lap("themes")
     ranked = rank_clusters(clusters)

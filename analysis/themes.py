@@ -16,13 +16,16 @@ reads better. Deterministic for a seed.
 Telemetry links: a ticket that carries a session id is tied to the friction clusters whose
 affected sessions include it. Tickets tied to the same cluster get an edge in the graph (as
 strong as two texts at cosine ``LINK_WEIGHT``): the same suffering, said in different words,
-leans towards one theme; the text still decides for the tickets without a session.
+leans towards one theme; the text still decides for the tickets without a session. Error
+groups do not shape themes (a regressed error can reach most sessions); themes are linked to
+them afterwards (`link_themes`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,7 +61,14 @@ _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 _WORD = re.compile(r"(?u)\b[a-z][a-z0-9]+\b")  # what the word vectorizer counts
 # Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
 _NOISE = re.compile(r"\{\{.*?\}\}|\[[a-z_ ]+\]|<[a-z_ ]+>")
-_STEMMER = snowballstemmer.stemmer("english")
+# scikit-learn's English list, less the topic words it holds ("bill", "call", "system", "name"):
+# in a support ticket they say what it is about.
+_TOPIC_WORDS = frozenset({
+    "amount", "bill", "bottom", "call", "detail", "empty", "fire", "front", "full", "interest",
+    "name", "part", "side", "system", "top",
+})  # fmt: skip
+_STOP = ENGLISH_STOP_WORDS - _TOPIC_WORDS
+_local = threading.local()  # a Snowball stemmer keeps state between calls: one per thread
 
 
 @dataclass
@@ -78,35 +88,46 @@ class ThemeModel:
         """The nearest theme of new texts (for the previous window's volume)."""
         if not texts:
             return np.zeros(0, dtype=int)
-        z = _embed_with(self.vectorizers, [_clean(t) for t in texts])
+        z = _embed_with(self.vectorizers, [normalise_text(t) for t in texts])
         return np.asarray((z @ self.centroids.T).argmax(axis=1)).ravel()
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
-
-
-# The stop list stemmed like the texts, so "because" still goes once it reads "becaus".
-_STOP_STEMS = sorted({_stem(w) for w in ENGLISH_STOP_WORDS})
+def stem(word: str) -> str:
+    """The Snowball stem of a lower-case word ("failing" -> "fail"). Stop words stay as they
+    are, for the word vectorizer to drop, and so does a word whose stem reads as one ("billing"
+    would become "bill", an English stop word, and vanish)."""
+    if word in _STOP:
+        return word
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = snowballstemmer.stemmer("english")
+    stemmed = str(stemmer.stemWord(word))
+    return word if stemmed in _STOP or not _WORD.fullmatch(stemmed) else stemmed
 
 
 def _lower(text: str) -> str:
     return _NOISE.sub(" ", text.lower())
 
 
-def _clean(text: str) -> str:
+def normalise_text(text: str) -> str:
     """Lower case, placeholders out, every word stemmed: what both vectorizers read."""
-    return _WORD.sub(lambda m: _stem(m.group(0)), _lower(text))
+    return _WORD.sub(lambda m: stem(m.group(0)), _lower(text))
 
 
-def _surface_forms(texts: Sequence[str]) -> dict[str, str]:
-    """Each stem's most frequent written word, to label themes in customers' words."""
+def written_forms(texts: Sequence[str]) -> dict[str, Counter[str]]:
+    """For each term the word vectorizer counts (a stem, or two adjacent ones), how often each
+    written form of it appears in ``texts``: labels show what customers wrote."""
     counts: dict[str, Counter[str]] = {}
     for text in texts:
-        for word in _WORD.findall(_lower(text)):
-            counts.setdefault(_stem(word), Counter())[word] += 1
-    return {stem: c.most_common(1)[0][0] for stem, c in counts.items()}
+        words = [w for w in _WORD.findall(_lower(text)) if w not in _STOP]
+        stems = [stem(w) for w in words]
+        for i, (word, stemmed) in enumerate(zip(words, stems, strict=True)):
+            counts.setdefault(stemmed, Counter())[word] += 1
+            if i + 1 < len(words):
+                pair = f"{stemmed} {stems[i + 1]}"
+                counts.setdefault(pair, Counter())[f"{word} {words[i + 1]}"] += 1
+    return counts
 
 
 def _embed_with(
@@ -188,11 +209,11 @@ def cluster_texts(
     """
     if links is not None and len(links) != len(texts):
         raise ValueError(f"links: {len(links)} entries for {len(texts)} texts")
-    docs = [_clean(t) for t in texts]
+    docs = [normalise_text(t) for t in texts]
     n = len(docs)
     min_df = 2 if n >= 50 else 1
     words = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df,
-                            stop_words=_STOP_STEMS, token_pattern=_WORD.pattern)  # fmt: skip
+                            stop_words=sorted(_STOP), token_pattern=_WORD.pattern)  # fmt: skip
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                             min_df=min_df + 1)  # fmt: skip
     xw = words.fit_transform(docs)
@@ -230,10 +251,7 @@ def cluster_texts(
         k = int(labels.max()) + 1
     # Centroids in text space: new tickets (the previous window) go to the nearest theme.
     centroids = normalize(np.vstack([z[labels == c].mean(axis=0) for c in range(k)]))
-    surface = _surface_forms(texts)
-    terms = np.asarray(
-        [" ".join(surface.get(w, w) for w in t.split()) for t in words.get_feature_names_out()]
-    )
+    terms = np.asarray(words.get_feature_names_out())
     top_terms, reps = [], []
     overall = np.asarray(xw.mean(axis=0)).ravel()
     for c in range(k):
@@ -242,13 +260,17 @@ def cluster_texts(
         order = np.argsort(-weight)
         chosen: list[str] = []
         for t in terms[order]:
-            # Skip a unigram already inside a chosen bigram and vice versa: labels read better.
-            if any(t in c2.split() or c2 in t.split() for c2 in chosen):
+            parts = t.split()
+            # Skip a unigram already inside a chosen bigram and vice versa, and a stem twice
+            # ("cancel cancelled"): labels read better.
+            if len(set(parts)) < len(parts) or any(t in c2.split() or c2 in parts for c2 in chosen):
                 continue
             chosen.append(str(t))
             if len(chosen) == 5:
                 break
-        top_terms.append(chosen)
+        # In the words this theme's customers wrote most ("failing", not the stem "fail").
+        written = written_forms([texts[i] for i in members])
+        top_terms.append([written[t].most_common(1)[0][0] if t in written else t for t in chosen])
         sims = z[members] @ centroids[c]
         reps.append(int(members[int(np.argmax(sims))]))
     return ThemeModel(labels, k, scores, top_terms, reps, z, centroids, (words, chars, svd))
@@ -353,12 +375,14 @@ def link_themes(
     affected: dict[str, tuple[set[str], set[str]]],
     error_words: dict[str, set[str]] | None = None,
 ) -> None:
-    """Link each theme to the friction clusters it matches, both ways.
+    """Link each theme to the friction clusters and error groups it matches, both ways.
 
-    Each (theme, cluster) pair scores 2 per shared session, 1 per shared user and 1.5 per word
-    the theme's top terms share with the cluster's step, segment values and error types and
-    messages. A theme links to its best cluster, and to any other scoring at least half as much,
-    when the score is at least 3 (one shared session and one shared word, or more).
+    ``affected``: cluster id -> (sessions, users) it reached; ``error_words``: cluster id -> the
+    words of its errors (types, messages; an error group's culprit too). Each (theme, cluster)
+    pair scores 2 per shared session, 1 per shared user and 1.5 per word the theme's top terms
+    share with the cluster's step, segment values and error words. A theme links to its best
+    cluster, and to any other scoring at least half as much, when the score is at least 3 (one
+    shared session and one shared word, or more).
     """
     error_words = error_words or {}
     for theme in themes:

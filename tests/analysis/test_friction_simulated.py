@@ -8,11 +8,8 @@ import pytest
 
 from analysis.config import AnalysisSettings
 from analysis.engine import AnalysisResult, analyse
-from analysis.error_groups import error_group_reach
 from analysis.evidence_sql import run_cluster_sql
-from analysis.models import TicketTheme
 from analysis.scoring import score
-from analysis.themes import link_themes
 from simulator.manifest import Manifest
 from tests.analysis.simdata import window
 from warehouse import Warehouse
@@ -121,27 +118,6 @@ def test_clusters_are_ranked_and_linked(default_result: AnalysisResult) -> None:
     dropoff = by_kind["dropoff"]
     assert dropoff.linked_ticket_ids
     assert default_result.themes
-
-
-def test_error_groups_reach_the_sessions_they_count(
-    shop_default: tuple[Warehouse, Manifest], default_result: AnalysisResult
-) -> None:
-    wh, manifest = shop_default
-    since, until = window(manifest)
-    groups = [c for c in default_result.clusters if c.kind == "error_group"]
-    assert groups  # the bad deploy's new error
-    reach, words = error_group_reach(wh, groups, since, until)
-    for c in groups:
-        sessions, users = reach[c.id]
-        assert (len(sessions), len(users)) == (c.affected_sessions, c.affected_users)
-        assert str(c.values["errors"]) in c.title and words[c.id]
-    # a theme whose tickets come from an error group's sessions, and say its words, links to it
-    group = groups[0]
-    theme = TicketTheme(id="theme-t", label="x", top_terms=sorted(words[group.id])[:3],
-                        ticket_ids=["T-1", "T-2"],
-                        session_ids=sorted(reach[group.id][0])[:2])  # fmt: skip
-    link_themes([theme], [group.model_copy(deep=True)], reach, words)
-    assert theme.linked_cluster_ids == [group.id]
 
 
 def test_same_window_gives_the_same_clusters(
