@@ -13,6 +13,14 @@ range, scored by silhouette (cosine, on the text vectors) on a fixed sample; the
 5% of the best score wins, because silhouette keeps creeping up as clusters shrink and a smaller k
 reads better. Deterministic for a seed.
 
+What and what went wrong: a ticket's subject and body both name what it is about ("file
+upload"), while each wording tells what went wrong in its own words ("timing out", "fails or
+takes ages", "is something down?"). The words a ticket's subject and body share, crossed with its
+primary symptom (`analysis.symptoms`), form a second block of the ticket's vector: tickets about
+the same thing with the same symptom are alike however they are worded, and the same thing
+failing is apart from it being slow. Texts without a subject (or with no word in common) have no
+such block and are grouped by their words alone.
+
 Telemetry links: a ticket that carries a session id is tied to the friction clusters whose
 affected sessions include it. Tickets tied to the same cluster get an edge in the graph (as
 strong as two texts at cosine ``LINK_WEIGHT``): the same suffering, said in different words,
@@ -48,6 +56,7 @@ from sklearn.preprocessing import normalize
 
 from analysis.config import AnalysisSettings, ThemeSettings
 from analysis.models import Cluster, TicketTheme
+from analysis.symptoms import SYMPTOMS, primary_symptom, without_symptoms
 from warehouse import Warehouse
 
 SILHOUETTE_SAMPLE = 2000
@@ -57,6 +66,12 @@ MIN_NEIGHBOURS = 5  # graph degree: at least this, log2(n) for large sets (keeps
 DENSE_EIGEN_BELOW = 500  # tickets: below, a dense eigensolver is faster than ARPACK
 LINK_WEIGHT = 0.5  # edge between tickets from sessions of one friction cluster
 LINK_DEGREE = 10  # each linked ticket is joined to at most 2x this many others of its cluster
+FACET_WEIGHT = 1.0  # the what-and-symptom block against the words (both unit length)
+# Symptom vector: this constant plus a one for the primary symptom. Same thing, different
+# symptoms: cosine 0.08; one symptom and none: 0.29; same symptom (or both none): 1.
+SYMPTOM_BASE = 0.3
+MERGE_COSINE = 0.9  # two themes whose what-and-symptom centroids are this close are one
+MERGE_SHARE = 0.5  # ... counted only for a theme at least this share of whose tickets have one
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 _WORD = re.compile(r"(?u)\b[a-z][a-z0-9]+\b")  # what the word vectorizer counts
 # Placeholder-like tokens (templated ids, redaction markers) say nothing about a theme.
@@ -130,6 +145,59 @@ def written_forms(texts: Sequence[str]) -> dict[str, Counter[str]]:
     return counts
 
 
+def topic_words(subject: str, body: str) -> str:
+    """The words (stemmed, stop words and symptom phrases out) a ticket's subject and body
+    share: what it is about. Empty without a subject."""
+
+    def words(text: str) -> set[str]:
+        return {w for w in _WORD.findall(normalise_text(without_symptoms(text))) if w not in _STOP}
+
+    return " ".join(sorted(words(subject) & words(body))) if subject.strip() else ""
+
+
+def _what_and_symptom(texts: Sequence[str], topics: Sequence[str]) -> np.ndarray | None:
+    """Each ticket's topic words (TF-IDF) crossed with its primary symptom, unit length; a zero
+    row for a ticket without topic words; None when no ticket has any."""
+    if not any(topics):
+        return None
+    what = normalize(
+        TfidfVectorizer(sublinear_tf=True, token_pattern=_WORD.pattern).fit_transform(topics)
+    ).toarray()
+    symptom = np.zeros((len(texts), len(SYMPTOMS) + 1))
+    symptom[:, 0] = SYMPTOM_BASE
+    for i, text in enumerate(texts):
+        found = primary_symptom(text)
+        if found is not None:
+            symptom[i, 1 + SYMPTOMS.index(found)] = 1.0
+    crossed = np.einsum("ij,ik->ijk", what, normalize(symptom)).reshape(len(texts), -1)
+    return normalize(crossed)
+
+
+def _merge_same_facet(labels: np.ndarray, facets: np.ndarray) -> np.ndarray:
+    """Join clusters that are mostly about the same thing with the same symptom: many tickets
+    in one wording make a tight group that the silhouette would rather keep apart."""
+    ids = sorted(set(labels.tolist()))
+    has = np.linalg.norm(facets, axis=1) > 0
+    means: dict[int, np.ndarray] = {}
+    for c in ids:
+        members = labels == c
+        if has[members].mean() >= MERGE_SHARE:
+            means[c] = normalize(facets[members & has].mean(axis=0, keepdims=True))[0]
+    parent = {c: c for c in ids}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            c = parent[c]
+        return c
+
+    keys = sorted(means)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            if float(means[a] @ means[b]) >= MERGE_COSINE:
+                parent[root(b)] = root(a)
+    return np.array([root(c) for c in labels.tolist()])
+
+
 def _embed_with(
     parts: tuple[TfidfVectorizer, TfidfVectorizer, TruncatedSVD | None], texts: list[str]
 ) -> np.ndarray:
@@ -200,15 +268,21 @@ def _candidate_ks(n: int, min_k: int, max_k: int) -> list[int]:
 
 
 def cluster_texts(
-    texts: list[str], settings: ThemeSettings, links: Sequence[Collection[str]] | None = None
+    texts: list[str],
+    settings: ThemeSettings,
+    links: Sequence[Collection[str]] | None = None,
+    topics: Sequence[str] | None = None,
 ) -> ThemeModel:
     """Cluster texts into themes, choosing the number of themes automatically.
 
     ``links``: for each text, keys it shares with other texts outside its words (the friction
     clusters its session suffered, from `ticket_links`); texts sharing a key lean together.
+    ``topics``: for each text, what it is about (`topic_words` of its subject and body); texts
+    about the same thing with the same symptom lean together.
     """
-    if links is not None and len(links) != len(texts):
-        raise ValueError(f"links: {len(links)} entries for {len(texts)} texts")
+    for name, given in (("links", links), ("topics", topics)):
+        if given is not None and len(given) != len(texts):
+            raise ValueError(f"{name}: {len(given)} entries for {len(texts)} texts")
     docs = [normalise_text(t) for t in texts]
     n = len(docs)
     min_df = 2 if n >= 50 else 1
@@ -226,6 +300,12 @@ def cluster_texts(
         z = normalize(svd.fit_transform(x))
     else:
         z = normalize(x.toarray())
+    # Centroids, representatives and the previous window's assignment stay in word space;
+    # the what-and-symptom block only shapes the grouping.
+    text_z = z
+    facets = _what_and_symptom(texts, topics) if topics is not None else None
+    if facets is not None:
+        z = normalize(np.hstack([z, FACET_WEIGHT * facets]))
     rng = np.random.default_rng(settings.seed)
     sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
     scores: dict[int, float] = {}
@@ -246,11 +326,12 @@ def cluster_texts(
     else:
         best = max(scores.values())
         k = min(k for k, s in scores.items() if s >= NEAR_BEST * best)
+        grouping = fits[k] if facets is None else _merge_same_facet(fits[k], facets)
         # renumber densely: a theme index for every label in use
-        _, labels = np.unique(fits[k], return_inverse=True)
+        _, labels = np.unique(grouping, return_inverse=True)
         k = int(labels.max()) + 1
     # Centroids in text space: new tickets (the previous window) go to the nearest theme.
-    centroids = normalize(np.vstack([z[labels == c].mean(axis=0) for c in range(k)]))
+    centroids = normalize(np.vstack([text_z[labels == c].mean(axis=0) for c in range(k)]))
     terms = np.asarray(words.get_feature_names_out())
     top_terms, reps = [], []
     overall = np.asarray(xw.mean(axis=0)).ravel()
@@ -271,7 +352,7 @@ def cluster_texts(
         # In the words this theme's customers wrote most ("failing", not the stem "fail").
         written = written_forms([texts[i] for i in members])
         top_terms.append([written[t].most_common(1)[0][0] if t in written else t for t in chosen])
-        sims = z[members] @ centroids[c]
+        sims = text_z[members] @ centroids[c]
         reps.append(int(members[int(np.argmax(sims))]))
     return ThemeModel(labels, k, scores, top_terms, reps, z, centroids, (words, chars, svd))
 
@@ -320,9 +401,10 @@ def ticket_themes(
     tickets = _fetch(wh, since, until)
     if tickets.height < cfg.themes.min_tickets:
         return []
-    texts = [f"{s}. {b}" for s, b in zip(tickets["subject"], tickets["body"], strict=True)]
+    pairs = list(zip(tickets["subject"], tickets["body"], strict=True))
+    texts = [f"{s}. {b}" for s, b in pairs]
     links = ticket_links(tickets["session_id"].to_list(), affected) if affected else None
-    model = cluster_texts(texts, cfg.themes, links)
+    model = cluster_texts(texts, cfg.themes, links, [topic_words(s, b) for s, b in pairs])
     previous = _fetch(wh, since - (until - since), since)
     prev_counts = np.bincount(
         model.assign([f"{s}. {b}" for s, b in zip(previous["subject"], previous["body"], strict=True)]),

@@ -11,8 +11,8 @@
 
 Tune on some seeds, confirm on others: ``--first-seed 6 --seeds 5`` scores seeds 6-10.
 
-    .venv/bin/python benchmarks/themes.py [--seeds 5] [--first-seed 1] [--skip-bitext]
-                                          [--skip-simulator] [--text-only]
+    .venv/bin/python benchmarks/themes.py [--seeds 5] [--first-seed 1] [--sessions 1500]
+                                          [--skip-bitext] [--skip-simulator] [--text-only]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from sklearn.metrics import (  # noqa: E402
 )
 
 from analysis.config import ThemeSettings  # noqa: E402
-from analysis.themes import cluster_texts  # noqa: E402
+from analysis.themes import cluster_texts, topic_words  # noqa: E402
 from ingest.redaction import redact  # noqa: E402
 
 SESSIONS = 1500
@@ -89,19 +89,24 @@ def own_clusters(
     return ok, failures
 
 
-def text_only(app: str, seed: int) -> tuple[dict[str, int], Injected]:
+def text_only(app: str, seed: int, sessions: int = SESSIONS) -> tuple[dict[str, int], Injected]:
     """Theme of each ticket from the ticket text alone (no telemetry, no warehouse)."""
     from simulator.api import simulate
 
-    sim = simulate(app, seed=seed, sessions=SESSIONS)
+    sim = simulate(app, seed=seed, sessions=sessions)
     # what the analysis reads: subject and body as ingest stored them (personal data redacted)
-    texts = [f"{redact(t['subject'])}. {redact(t['body'])}" for t in sim.tickets]
-    model = cluster_texts(texts, ThemeSettings(seed=seed))
+    pairs = [(redact(t["subject"]), redact(t["body"])) for t in sim.tickets]
+    texts = [f"{s}. {b}" for s, b in pairs]
+    model = cluster_texts(
+        texts, ThemeSettings(seed=seed), topics=[topic_words(s, b) for s, b in pairs]
+    )
     theme_of = {t["id"]: int(c) for t, c in zip(sim.tickets, model.labels, strict=True)}
     return theme_of, _injected(sim.manifest)
 
 
-def pipeline(dsn: str, app: str, seed: int) -> tuple[dict[str, int], Injected]:
+def pipeline(
+    dsn: str, app: str, seed: int, sessions: int = SESSIONS
+) -> tuple[dict[str, int], Injected]:
     """Theme of each ticket as `analyse` reports it: telemetry and tickets loaded into a
     warehouse, friction clusters found, tickets linked to them by session (themes smaller than
     ``min_theme_size`` are not reported: their tickets are in no theme)."""
@@ -112,7 +117,7 @@ def pipeline(dsn: str, app: str, seed: int) -> tuple[dict[str, int], Injected]:
 
     wh = open_warehouse(WarehouseSettings(dsn=dsn, database=f"themes_{app}_{seed}"))
     try:
-        manifest = load_simulation(wh, app, seed=seed, sessions=SESSIONS)
+        manifest = load_simulation(wh, app, seed=seed, sessions=sessions)
         since, until = window(manifest)
         cfg = AnalysisSettings(themes=ThemeSettings(seed=seed))
         result = analyse(wh, cfg, since, until, until)
@@ -131,6 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="simulator seeds per app")
     parser.add_argument("--first-seed", type=int, default=1, help="first simulator seed")
+    parser.add_argument("--sessions", type=int, default=SESSIONS, help="simulated sessions")
     parser.add_argument("--skip-simulator", action="store_true")
     parser.add_argument("--skip-bitext", action="store_true")
     parser.add_argument(
@@ -150,16 +156,16 @@ def main() -> None:
 
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     how = "ticket text only" if args.text_only else "analyse(): text and telemetry links"
-    print(f"\nSimulator tickets ({SESSIONS} sessions, {how}), seeds {seeds.start}-"
+    print(f"\nSimulator tickets ({args.sessions} sessions, {how}), seeds {seeds.start}-"
           f"{seeds.stop - 1}: injected themes that are their own cluster")  # fmt: skip
     total = good = 0
     with tempfile.TemporaryDirectory(prefix="andon-themes-") as tmp:
         for app in builtin_apps():
             for seed in seeds:
                 if args.text_only:
-                    theme_of, injected = text_only(app, seed)
+                    theme_of, injected = text_only(app, seed, args.sessions)
                 else:
-                    theme_of, injected = pipeline(f"chdb://{tmp}", app, seed)
+                    theme_of, injected = pipeline(f"chdb://{tmp}", app, seed, args.sessions)
                 ok, failures = own_clusters(app, seed, theme_of, injected)
                 total, good = total + len(injected), good + ok
                 print(f"  {app:<6} seed {seed}: {ok}/{len(injected)}")

@@ -14,7 +14,16 @@ import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
 from analysis.config import ThemeSettings
-from analysis.themes import cluster_texts, normalise_text, stem, ticket_links
+from analysis.themes import (
+    _merge_same_facet,
+    cluster_texts,
+    normalise_text,
+    stem,
+    ticket_links,
+    topic_words,
+)
+from ingest.redaction import redact
+from simulator.api import simulate
 
 INTENTS = ("cancel_order", "track_refund", "change_shipping_address", "delete_account",
            "newsletter_subscription", "payment_issue")  # fmt: skip
@@ -132,3 +141,54 @@ def test_stemming_is_safe_from_many_threads() -> None:
     finally:
         sys.setswitchinterval(interval)
         stem.cache_clear()
+
+
+def _own_cluster(labels: dict[str, int], ticket_ids: list[str]) -> bool:
+    """The theme holding most of these tickets holds at least 80% of them and is 80% them."""
+    theme, count = Counter(labels[t] for t in ticket_ids).most_common(1)[0]
+    size = sum(1 for lab in labels.values() if lab == theme)
+    return count >= 0.8 * len(ticket_ids) and count >= 0.8 * size
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_same_thing_same_symptom_in_other_words_is_one_theme(seed: int) -> None:
+    # The saas app's bad deploy of the files service: its tickets say "timing out", "fails or
+    # takes ages", "is something down?", on the step where an Android slow-upload friction
+    # has tickets too ("takes forever").
+    sim = simulate("saas", seed=seed, sessions=1500)
+    pairs = [(redact(t["subject"]), redact(t["body"])) for t in sim.tickets]
+    texts = [f"{s}. {b}" for s, b in pairs]
+    ids = [t["id"] for t in sim.tickets]
+    injected = {th.id: list(th.ticket_ids) for th in sim.manifest.ticket_themes if th.linked_id}
+    settings = ThemeSettings(seed=seed)
+    plain = dict(zip(ids, cluster_texts(texts, settings).labels.tolist(), strict=True))
+    # words alone cut the deploy's tickets by wording (the premise of this test)
+    assert not _own_cluster(plain, injected["theme-incident-1"])
+    model = cluster_texts(texts, settings, topics=[topic_words(s, b) for s, b in pairs])
+    labels = dict(zip(ids, model.labels.tolist(), strict=True))
+    assert {theme: _own_cluster(labels, tickets) for theme, tickets in injected.items()} == {
+        theme: True for theme in injected
+    }
+
+
+def test_topic_words_are_what_subject_and_body_share() -> None:
+    assert (
+        topic_words("File upload timing out!!", "Since 13:35 UTC file uploads fail")
+        == "file upload"
+    )
+    assert topic_words("", "file upload fails") == ""
+    with pytest.raises(ValueError, match="topics: 1 entries for 2 texts"):
+        cluster_texts(["a b c", "d e f"], ThemeSettings(), topics=["a"])
+
+
+def test_themes_about_the_same_thing_and_symptom_are_joined() -> None:
+    upload_failing, upload_slow = [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]
+    none = [0.0, 0.0, 0.0]  # a ticket without a subject
+    facets = np.array([
+        upload_failing, upload_failing,  # theme 0: one wording
+        upload_failing, upload_failing,  # theme 1: another wording of the same
+        upload_slow, upload_slow,  # theme 2: the same thing, slow
+        upload_failing, none, none,  # theme 3: mostly tickets without a subject
+    ])  # fmt: skip
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
+    assert _merge_same_facet(labels, facets).tolist() == [0, 0, 0, 0, 2, 2, 3, 3, 3]
