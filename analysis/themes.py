@@ -9,7 +9,7 @@ worded in several ways (customers describing one outage as "timing out", "broken
 this afternoon") is a chain of near neighbours rather than one round blob, which the graph follows
 and k-means on the raw vectors does not. The graph's Laplacian eigenvectors are computed once;
 the number of themes is chosen from the data: k-means on the first k eigenvectors for each k in a
-range, scored by silhouette (cosine, on the text vectors) on a fixed sample; the smallest k within
+range, scored by silhouette (cosine, on the ticket vectors) on a fixed sample; the smallest k within
 5% of the best score wins, because silhouette keeps creeping up as clusters shrink and a smaller k
 reads better. Deterministic for a seed.
 
@@ -67,6 +67,7 @@ DENSE_EIGEN_BELOW = 500  # tickets: below, a dense eigensolver is faster than AR
 LINK_WEIGHT = 0.5  # edge between tickets from sessions of one friction cluster
 LINK_DEGREE = 10  # each linked ticket is joined to at most 2x this many others of its cluster
 FACET_WEIGHT = 1.0  # the what-and-symptom block against the words (both unit length)
+FACET_DIMS = 200  # the block is kept whole up to this many columns, reduced (LSA) beyond
 # Symptom vector: this constant plus a one for the primary symptom. Same thing, different
 # symptoms: cosine 0.08; one symptom and none: 0.29; same symptom (or both none): 1.
 SYMPTOM_BASE = 0.3
@@ -155,22 +156,34 @@ def topic_words(subject: str, body: str) -> str:
     return " ".join(sorted(words(subject) & words(body))) if subject.strip() else ""
 
 
-def _what_and_symptom(texts: Sequence[str], topics: Sequence[str]) -> np.ndarray | None:
+def _what_and_symptom(texts: Sequence[str], topics: Sequence[str], seed: int) -> np.ndarray | None:
     """Each ticket's topic words (TF-IDF) crossed with its primary symptom, unit length; a zero
-    row for a ticket without topic words; None when no ticket has any."""
+    row for a ticket without topic words; None when no ticket has any. Built sparse, and
+    reduced to ``FACET_DIMS`` (LSA) when wider: thousands of topic words times the symptoms
+    would not fit in memory as a dense block."""
     if not any(topics):
         return None
     what = normalize(
         TfidfVectorizer(sublinear_tf=True, token_pattern=_WORD.pattern).fit_transform(topics)
-    ).toarray()
+    ).tocoo()
     symptom = np.zeros((len(texts), len(SYMPTOMS) + 1))
     symptom[:, 0] = SYMPTOM_BASE
     for i, text in enumerate(texts):
         found = primary_symptom(text)
         if found is not None:
             symptom[i, 1 + SYMPTOMS.index(found)] = 1.0
-    crossed = np.einsum("ij,ik->ijk", what, normalize(symptom)).reshape(len(texts), -1)
-    return normalize(crossed)
+    symptom = normalize(symptom)
+    width = symptom.shape[1]
+    # row-wise outer product: column (word, symptom) = tf-idf(word) x symptom weight
+    rows = np.repeat(what.row, width)
+    cols = (what.col[:, None] * width + np.arange(width)).ravel()
+    data = (what.data[:, None] * symptom[what.row]).ravel()
+    crossed = normalize(csr_matrix((data, (rows, cols)), shape=(len(texts), what.shape[1] * width)))
+    if crossed.shape[1] <= FACET_DIMS:
+        return np.asarray(crossed.toarray())
+    reduced = TruncatedSVD(FACET_DIMS, random_state=seed).fit_transform(crossed)
+    # keep a ticket without topic words at zero (normalize leaves zero rows alone)
+    return np.asarray(normalize(reduced))
 
 
 def _merge_same_facet(labels: np.ndarray, facets: np.ndarray) -> np.ndarray:
@@ -303,7 +316,7 @@ def cluster_texts(
     # Centroids, representatives and the previous window's assignment stay in word space;
     # the what-and-symptom block only shapes the grouping.
     text_z = z
-    facets = _what_and_symptom(texts, topics) if topics is not None else None
+    facets = _what_and_symptom(texts, topics, settings.seed) if topics is not None else None
     if facets is not None:
         z = normalize(np.hstack([z, FACET_WEIGHT * facets]))
     rng = np.random.default_rng(settings.seed)

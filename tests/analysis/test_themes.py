@@ -15,7 +15,9 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from analysis.config import ThemeSettings
 from analysis.themes import (
+    FACET_DIMS,
     _merge_same_facet,
+    _what_and_symptom,
     cluster_texts,
     normalise_text,
     stem,
@@ -192,3 +194,14 @@ def test_themes_about_the_same_thing_and_symptom_are_joined() -> None:
     ])  # fmt: skip
     labels = np.array([0, 0, 1, 1, 2, 2, 3, 3, 3])
     assert _merge_same_facet(labels, facets).tolist() == [0, 0, 0, 0, 2, 2, 3, 3, 3]
+
+
+def test_what_and_symptom_block_is_bounded_for_many_topics() -> None:
+    # 300 distinct things x 5 symptom columns would be 3,000 dense columns per ticket
+    texts = [f"thing{i} fails again" for i in range(300)] + ["how do I export my files?"]
+    topics = [f"thing{i} part{i % 7}" for i in range(300)] + [""]
+    facets = _what_and_symptom(texts, topics, seed=3)
+    assert facets is not None and facets.shape == (301, FACET_DIMS)
+    assert np.allclose(np.linalg.norm(facets[:300], axis=1), 1.0)
+    assert not facets[300].any()  # no topic words: no block
+    assert _what_and_symptom(["a", "b"], ["", ""], seed=3) is None
