@@ -146,6 +146,11 @@ def written_forms(texts: Sequence[str]) -> dict[str, Counter[str]]:
     return counts
 
 
+def ticket_text(subject: str, body: str) -> str:
+    """The one text a ticket is clustered as: its subject, then its body."""
+    return f"{subject}. {body}"
+
+
 def topic_words(subject: str, body: str) -> str:
     """The words (stemmed, stop words and symptom phrases out) a ticket's subject and body
     share: what it is about. Empty without a subject."""
@@ -415,12 +420,12 @@ def ticket_themes(
     if tickets.height < cfg.themes.min_tickets:
         return []
     pairs = list(zip(tickets["subject"], tickets["body"], strict=True))
-    texts = [f"{s}. {b}" for s, b in pairs]
+    texts = [ticket_text(s, b) for s, b in pairs]
     links = ticket_links(tickets["session_id"].to_list(), affected) if affected else None
     model = cluster_texts(texts, cfg.themes, links, [topic_words(s, b) for s, b in pairs])
     previous = _fetch(wh, since - (until - since), since)
     prev_counts = np.bincount(
-        model.assign([f"{s}. {b}" for s, b in zip(previous["subject"], previous["body"], strict=True)]),
+        model.assign([ticket_text(s, b) for s, b in zip(previous["subject"], previous["body"], strict=True)]),
         minlength=model.k,
     ) if previous.height else None  # fmt: skip
     return themes_from_model(model, tickets, prev_counts, cfg.themes.min_theme_size)
@@ -431,7 +436,7 @@ def themes_from_model(
 ) -> list[TicketTheme]:
     """TicketTheme objects from a fitted model (largest first)."""
     ids = tickets["id"].to_list()
-    texts = [f"{s}. {b}" for s, b in zip(tickets["subject"], tickets["body"], strict=True)]
+    texts = [ticket_text(s, b) for s, b in zip(tickets["subject"], tickets["body"], strict=True)]
     sessions = tickets["session_id"].to_list()
     users = tickets["user_id"].to_list()
     themes: list[TicketTheme] = []

@@ -40,7 +40,7 @@ from sklearn.metrics import (  # noqa: E402
 )
 
 from analysis.config import ThemeSettings  # noqa: E402
-from analysis.themes import cluster_texts, topic_words  # noqa: E402
+from analysis.themes import cluster_texts, ticket_text, topic_words  # noqa: E402
 from ingest.redaction import redact  # noqa: E402
 
 SESSIONS = 1500
@@ -96,7 +96,7 @@ def text_only(app: str, seed: int, sessions: int = SESSIONS) -> tuple[dict[str, 
     sim = simulate(app, seed=seed, sessions=sessions)
     # what the analysis reads: subject and body as ingest stored them (personal data redacted)
     pairs = [(redact(t["subject"]), redact(t["body"])) for t in sim.tickets]
-    texts = [f"{s}. {b}" for s, b in pairs]
+    texts = [ticket_text(s, b) for s, b in pairs]
     model = cluster_texts(
         texts, ThemeSettings(seed=seed), topics=[topic_words(s, b) for s, b in pairs]
     )

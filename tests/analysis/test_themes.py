@@ -22,6 +22,7 @@ from analysis.themes import (
     normalise_text,
     stem,
     ticket_links,
+    ticket_text,
     topic_words,
 )
 from ingest.redaction import redact
@@ -159,7 +160,7 @@ def test_same_thing_same_symptom_in_other_words_is_one_theme(seed: int) -> None:
     # has tickets too ("takes forever").
     sim = simulate("saas", seed=seed, sessions=1500)
     pairs = [(redact(t["subject"]), redact(t["body"])) for t in sim.tickets]
-    texts = [f"{s}. {b}" for s, b in pairs]
+    texts = [ticket_text(s, b) for s, b in pairs]
     ids = [t["id"] for t in sim.tickets]
     injected = {th.id: list(th.ticket_ids) for th in sim.manifest.ticket_themes if th.linked_id}
     settings = ThemeSettings(seed=seed)
